@@ -1,0 +1,1 @@
+"""Speed targets, each reported as a ratio against a baseline measured in the same run."""
