@@ -8,11 +8,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB     := $(BIN)/jupyter-book
 
-.PHONY: help venv book test pytest book-strict notebooks lab fixtures bench clean
+.PHONY: help venv vendor book test pytest book-strict book-check notebooks lab fixtures bench clean
 
 help:
 	@echo "make book       build the book (every cell executed) into _build/html"
-	@echo "make test       run the tests, then the strict book build"
+	@echo "make test       run the tests, then the strict book build, then check its HTML"
 	@echo "make notebooks  .ipynb copies of the chapters in _build/notebooks"
 	@echo "make lab        JupyterLab with the chapters openable as notebooks"
 	@echo "make fixtures   rebuild ppcftrace/data with the PowerPC cross toolchains"
@@ -27,21 +27,55 @@ $(STAMP): requirements.txt requirements-test.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install -q -c constraints.txt -r requirements-test.txt
 	@touch $(STAMP)
 
-book: $(STAMP)
+# The pages' JavaScript (require.js, the ipywidgets HTML manager, MathJax 3) comes from
+# npm at the versions package-lock.json pins, copied into book/_static/vendor (not
+# committed) so the book loads nothing from a CDN. Without npm the build falls back to
+# the CDN defaults and says so (book/_ext/offline_assets.py).
+VENDOR  := book/_static/vendor
+WIDGETS := node_modules/@jupyter-widgets/html-manager/dist
+MATHJAX := node_modules/mathjax/es5
+
+vendor:
+	@if command -v npm >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(VENDOR)/.stamp; \
+	else \
+	  echo "npm not found: the book will load MathJax and the widget scripts from CDNs"; \
+	fi
+
+$(VENDOR)/.stamp: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR)
+	mkdir -p $(VENDOR)/html-manager $(VENDOR)/mathjax/output
+	cp node_modules/requirejs/require.js $(VENDOR)/
+	cp $(WIDGETS)/embed-amd.js $(WIDGETS)/*.woff* $(WIDGETS)/*.ttf $(WIDGETS)/*.eot \
+	   $(WIDGETS)/*.svg $(VENDOR)/html-manager/
+	cp node_modules/mathjax/LICENSE $(MATHJAX)/tex-chtml.js $(VENDOR)/mathjax/
+	cp -r $(MATHJAX)/input $(MATHJAX)/ui $(MATHJAX)/a11y $(MATHJAX)/sre \
+	   $(MATHJAX)/adaptors $(VENDOR)/mathjax/
+	cp -r $(MATHJAX)/output/chtml $(MATHJAX)/output/chtml.js $(VENDOR)/mathjax/output/
+	@touch $@
+
+book: $(STAMP) vendor
 	$(JB) build .
 	@echo
 	@echo "The book is in _build/html: open _build/html/index.html,"
 	@echo "or serve it with: $(BIN)/python -m http.server -d _build/html 8000"
 
-test: pytest book-strict
+test: pytest book-strict book-check
 
+# tests/book checks the built HTML, so it runs after the book build (book-check).
 pytest: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/book
 
 # -W: any Sphinx warning (including a failing cell) fails; -n: missing references
 # fail; --all: fresh environment; execution is forced by _config.yml.
-book-strict: $(STAMP)
+book-strict: $(STAMP) vendor
 	$(JB) build . --all -W -n --keep-going
+
+# The built pages: no off-site or missing assets, alt text, .ipynb downloads, and every
+# page loaded in headless Chromium (screenshots in _build/screenshots).
+book-check: $(STAMP)
+	$(BIN)/python -m pytest tests/book
 
 notebooks: $(STAMP)
 	@mkdir -p _build/notebooks

@@ -1,0 +1,218 @@
+"""Running under control: step, breakpoints, step out, limits, faults, host calls, icache."""
+
+from __future__ import annotations
+
+import capstone
+import pytest
+
+from ppcftrace.cpu import (CPU, RETURN_ADDRESS, CpuMemoryFault, CpuTrap, InstructionLimit,
+                           UnsupportedInstruction)
+from ppcftrace.errors import PpcftraceError
+from ppcftrace.isa import assemble_lines
+from ppcftrace.memory import AddressSpace
+
+TEXT = 0xC000000000010000
+
+
+def machine(lines: list[str], arch: str = "ppc64", at: int = TEXT) -> tuple[CPU, AddressSpace]:
+    at &= (1 << (64 if arch == "ppc64" else 32)) - 1
+    mem = AddressSpace(64 if arch == "ppc64" else 32)
+    words = assemble_lines(lines, at, arch)
+    mem.map("text", at, 0x1000, "rwx", b"".join(w.to_bytes(4, "big") for w in words))
+    mem.map("data", at + 0x10000, 0x1000, "rw")
+    return CPU(mem, arch), mem
+
+
+# f(n) = 2n, recursively, with a stack frame per level (ppc64 ELFv1 frame layout)
+F = TEXT + 24
+RECURSIVE = [
+    "mflr r31", "addi r3,r0,3", f"bl {F:#x}", "mtlr r31", "addi r4,r3,0", "blr",
+    # f
+    "cmpdi r3,0", f"bc 12,2,{F + 48:#x}", "stdu r1,-112(r1)", "mflr r0", "std r0,128(r1)",
+    "addi r3,r3,-1", f"bl {F:#x}", "ld r0,128(r1)", "mtlr r0", "addi r1,r1,112",
+    "addi r3,r3,2", "blr",
+    # F + 48: the base case
+    "addi r3,r0,0", "blr",
+]
+
+
+def test_call_runs_to_return():
+    cpu, _ = machine(RECURSIVE)
+    assert cpu.call(TEXT) == 6
+    assert cpu.regs["r4"] == 6 and cpu.pc == RETURN_ADDRESS["ppc64"]
+
+
+def test_step_and_breakpoints():
+    cpu, _ = machine(RECURSIVE)
+    cpu.breakpoints.add(F)
+    assert cpu.call(TEXT) is None                  # stopped at the breakpoint
+    assert cpu.pc == F and cpu.gpr[3] == 3 and cpu.lr == TEXT + 12
+    before = cpu.instructions
+    assert cpu.step() == F + 4                     # stepping ignores breakpoints
+    assert cpu.instructions == before + 1
+    assert cpu.run() == "breakpoint" and cpu.pc == F and cpu.gpr[3] == 2
+    cpu.breakpoints.clear()
+    assert cpu.run() == "return" and cpu.gpr[3] == 6
+
+
+def test_step_out_needs_the_same_stack_pointer():
+    cpu, _ = machine(RECURSIVE)
+    cpu.breakpoints.add(F)
+    cpu.call(TEXT)
+    cpu.run()                                      # f(2), called from f(3)
+    sp = cpu.gpr[1]
+    cpu.breakpoints.clear()
+    # f(1) returns to the same address first, on a deeper stack: not our return
+    assert cpu.step_out() == "until"
+    assert cpu.pc == F + 28 and cpu.gpr[1] == sp and cpu.gpr[3] == 4
+
+
+def test_run_until():
+    cpu, _ = machine(RECURSIVE)
+    cpu.pc = TEXT
+    cpu.gpr[1] = TEXT + 0x10F00
+    assert cpu.run(until=[F + 48]) == "until" and cpu.gpr[3] == 0
+
+
+def test_instruction_limit():
+    cpu, _ = machine(["addi r3,r3,1", f"b {TEXT:#x}"])
+    with pytest.raises(InstructionLimit) as e:
+        cpu.call(TEXT, max_instructions=1001)
+    assert e.value.limit == 1001 and e.value.pc == TEXT + 4 and cpu.gpr[3] == 501
+    assert isinstance(e.value, PpcftraceError) and "1001" in str(e.value)
+
+
+DATA_END = TEXT + 0x11000
+
+
+@pytest.mark.parametrize("line,access,address", [
+    ("lwz r3,0(r4)", "r", 0x1000),                    # unmapped
+    ("stw r3,0(r5)", "w", TEXT - 0x100),              # read-only
+    ("ldu r3,8(r6)", "r", DATA_END - 4),              # crosses the end of data
+])
+def test_memory_faults_leave_state_unchanged(line, access, address):
+    cpu, mem = machine(["addi r3,r0,7", line, "blr"])
+    mem.map("rom", TEXT - 0x1000, 0x1000, "r")
+    cpu.gpr[4], cpu.gpr[5], cpu.gpr[6] = 0x1000, TEXT - 0x100, DATA_END - 12
+    snap = mem.snapshot()
+    cpu.pc = TEXT
+    cpu.step()
+    regs = cpu.regs
+    with pytest.raises(CpuMemoryFault) as e:
+        cpu.run()
+    err = e.value
+    assert (err.access, err.address, err.pc) == (access, address, TEXT + 4)
+    assert cpu.regs == regs and cpu.pc == TEXT + 4
+    assert mem.diff(snap) == []
+
+
+def test_fetch_fault():
+    cpu, mem = machine(["blr"])
+    mem.protect("text", "rw")
+    with pytest.raises(CpuMemoryFault) as e:
+        cpu.call(TEXT)
+    assert (e.value.access, e.value.address, e.value.pc) == ("x", TEXT, TEXT)
+
+
+@pytest.mark.parametrize("arch,word", [
+    ("ppc64", 0x7C6000A6),       # mfmsr r3
+    ("ppc64", 0x7C7F42A6),       # mfspr r3, 0x11f (a PVR-like SPR)
+    ("ppc32", 0x7860F82C),       # rldicr: 64-bit only
+    ("ppc64", 0xFC00002A),       # fadd: no floating point
+])
+def test_unsupported_instruction_names_the_word(arch, word):
+    cpu, mem = machine(["blr"], arch)
+    mem.write_u32(TEXT & cpu.mask, word)
+    with pytest.raises(UnsupportedInstruction) as e:
+        cpu.call(TEXT)
+    mode = capstone.CS_MODE_BIG_ENDIAN | (capstone.CS_MODE_64 if arch == "ppc64" else capstone.CS_MODE_32)
+    insn = next(capstone.Cs(capstone.CS_ARCH_PPC, mode).disasm(word.to_bytes(4, "big"), TEXT & cpu.mask))
+    assert e.value.word == word and e.value.pc == TEXT & cpu.mask
+    assert f"{insn.mnemonic} {insn.op_str}".strip() in str(e.value)
+
+
+def test_trap():
+    cpu, mem = machine(["blr"])
+    mem.write_u32(TEXT, 0x7FE00008)                # tw 31,0,0 = trap, as BUG() emits
+    with pytest.raises(CpuTrap):
+        cpu.call(TEXT)
+
+
+def test_host_call_returns_to_lr_with_r3():
+    hook = TEXT + 0x800
+    cpu, _ = machine(["addi r3,r0,5", "mflr r31", f"bl {hook:#x}", "mtlr r31", "addi r3,r3,1", "blr"])
+    seen = []
+
+    def host(c):
+        seen.append((c.gpr[3], c.pc))
+        return c.gpr[3] * 10
+    cpu.add_host_call(hook, host)
+    assert cpu.call(TEXT) == 51
+    assert seen == [(5, hook)]
+    cpu.add_host_call(hook, lambda c: None)       # None leaves r3 alone
+    assert cpu.call(TEXT) == 6
+
+
+def test_icache_model_keeps_old_code_until_flushed():
+    cpu, mem = machine(["addi r3,r0,1", "blr"])
+    assert cpu.call(TEXT) == 1
+    mem.write_u32(TEXT, assemble_lines(["addi r3,r0,2"], TEXT)[0])
+    assert cpu.call(TEXT) == 2                     # no cache model: writes take effect
+    cpu.icache_enabled = True
+    mem.write_u32(TEXT, assemble_lines(["addi r3,r0,3"], TEXT)[0])
+    assert cpu.call(TEXT) == 2                     # stale line
+    cpu.flush_icache_range(TEXT + 4, TEXT + 8)     # not the patched word
+    assert cpu.call(TEXT) == 2
+    cpu.flush_icache_range(TEXT, TEXT + 8)
+    assert cpu.call(TEXT) == 3
+    mem.write_u32(TEXT, assemble_lines(["addi r3,r0,4"], TEXT)[0])
+    cpu.icache_enabled = False                     # turning the model off drops stale lines
+    assert cpu.call(TEXT) == 4
+
+
+def test_call_descriptor_sets_toc():
+    cpu, mem = machine(["addi r3,r2,1", "blr"])
+    desc = TEXT + 0x10000
+    mem.write_u64(desc, TEXT)
+    mem.write_u64(desc + 8, 0xC000000000123456)
+    assert cpu.call_descriptor(desc) == 0xC000000000123457
+
+
+def test_ppc32_call_and_wrapping():
+    cpu, _ = machine(["addi r3,r3,-1", "mullw r3,r3,r4", "blr"], "ppc32", 0xC0000000)
+    assert cpu.call(0xC0000000, 0, 5) == 0xFFFFFFFB
+    assert cpu.regs["r3"] == 0xFFFFFFFB
+
+
+def test_regs_and_stack_views():
+    cpu, mem = machine(["blr"])
+    cpu.call(TEXT, 1, 2, 3)
+    regs = cpu.regs
+    assert [regs[f"r{i}"] for i in (3, 4, 5)] == [1, 2, 3]
+    assert set(regs) >= {"pc", "lr", "ctr", "cr", "xer", "r31"}
+    stack = cpu.stack(4)
+    assert stack[0] == (cpu.gpr[1], 0)             # the null back chain call() wrote
+    assert [a for a, _ in stack] == [cpu.gpr[1] + 8 * i for i in range(4)]
+
+
+def test_isa_and_cpu_name_the_same_ops():
+    """Where isa.decode knows a word, the interpreter's own table must agree."""
+    import random
+
+    from ppcftrace.cpu.opcodes import op_name
+    from ppcftrace.isa import OPS, DecodeError, decode
+
+    rng = random.Random(5)
+    checked = 0
+    for op in OPS.values():
+        for _ in range(50):
+            word = op.template | (rng.getrandbits(32) & op.operand_mask)
+            try:
+                name = decode(word, 0, "ppc64").op
+            except DecodeError:
+                continue
+            if name == "sc":
+                continue
+            assert op_name(word) == name, hex(word)
+            checked += 1
+    assert checked > 1000
