@@ -3,7 +3,8 @@
 Baseline: `readelf -rW OBJ | grep -c _mcount`, which only counts the relocations.
 Target: the whole `ppcftrace mcount` process (interpreter start-up included) takes at
 most 3 times as long as the baseline pipeline, each timed as the best of several runs
-in this same session. The object is generated once (about 25 s of cross gcc) and kept
+in this same session, on CPU time (user + system, children included; wall time is
+printed too, but on a shared machine it measures the neighbours). The object is generated once (about 25 s of cross gcc) and kept
 in _build/bench_mcount/.
 """
 
@@ -49,16 +50,27 @@ def build(arch: str = "ppc64") -> pathlib.Path:
     return obj
 
 
-def best_time(argv: list[str], shell: bool = False) -> tuple[float, str]:
-    best, out = float("inf"), ""
+def best_time(argv, shell: bool = False) -> tuple[float, float, str]:
+    """(best wall time, best CPU time of the process tree, stdout) over RUNS runs.
+
+    CPU time (user + system of the child and its children) is what the target is
+    judged on: the machine may be shared, and waiting for a CPU is not our cost."""
+    import resource
+
+    best_wall = best_cpu = float("inf")
+    out = ""
     for _ in range(RUNS):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(argv, shell=shell, capture_output=True, text=True)
-        best = min(best, time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        best_wall, best_cpu = min(best_wall, wall), min(best_cpu, cpu)
         if proc.returncode != 0:
             raise RuntimeError(f"{argv}: {proc.stderr.strip()}")
         out = proc.stdout
-    return best, out
+    return best_wall, best_cpu, out
 
 
 def main(arch: str = "ppc64") -> bool:
@@ -66,14 +78,18 @@ def main(arch: str = "ppc64") -> bool:
 
     obj = build(arch)
     readelf = tool(arch, "readelf")
-    base, count = best_time(f"{readelf} -rW {obj} | grep -c _mcount", shell=True)
-    ours, text = best_time([sys.executable, "-m", "ppcftrace", "mcount", str(obj), "--json"])
+    base_wall, base, count = best_time(f"{readelf} -rW {obj} | grep -c _mcount", shell=True)
+    ours_wall, ours, text = best_time([sys.executable, "-m", "ppcftrace", "mcount", str(obj),
+                                       "--json"])
     sites = len(json.loads(text)["sites"])
     ratio = ours / base
     print(f"object: {obj.name}, {os.path.getsize(obj) / 1e6:.1f} MB, {FUNCTIONS} functions")
-    print(f"readelf -rW | grep -c _mcount : {base * 1000:7.1f} ms  ({count.strip()} sites)")
-    print(f"ppcftrace mcount --json       : {ours * 1000:7.1f} ms  ({sites} sites)")
-    print(f"ratio {ratio:.2f} (target <= {TARGET_RATIO})")
+    print(f"readelf -rW | grep -c _mcount : cpu {base * 1000:6.1f} ms, wall "
+          f"{base_wall * 1000:6.1f} ms  ({count.strip()} sites)")
+    print(f"ppcftrace mcount --json       : cpu {ours * 1000:6.1f} ms, wall "
+          f"{ours_wall * 1000:6.1f} ms  ({sites} sites)")
+    print(f"ratio {ratio:.2f} on CPU time, {ours_wall / base_wall:.2f} on wall time "
+          f"(target <= {TARGET_RATIO}, CPU)")
     if str(sites) != count.strip():
         print("site counts differ")
         return False

@@ -98,7 +98,7 @@ class ModuleArea:
         return self.start <= address < self.end
 
 
-@dataclass
+@dataclass(eq=False)
 class Machine:
     """A booted simulated kernel; build one with `Machine.boot()`."""
 

@@ -115,6 +115,7 @@ class AddressSpace:
         #: False while bulk loads run (see `unjournaled`)
         self.journaling = True
         self._observers: list[Callable[[int, int], None]] = []
+        self._last: Region | None = None
 
     # -- regions ---------------------------------------------------------------
 
@@ -149,6 +150,7 @@ class AddressSpace:
         i = self._regions.index(region)
         del self._starts[i], self._regions[i]
         del self._by_name[name]
+        self._last = None
         self._notify(region.start, region.size)
         return region
 
@@ -189,6 +191,11 @@ class AddressSpace:
 
     def _locate(self, address: int, size: int, access: str) -> tuple[Region, int]:
         address &= self.mask
+        region = self._last
+        # most accesses hit the region the previous one did (the interpreter's hot path)
+        if region is not None and region.start <= address and address + size <= region.start + region.size \
+                and access in region.perms:
+            return region, address - region.start
         region = self.region_at(address)
         if region is None:
             raise MemoryFault(address, size, access, "unmapped")
@@ -197,6 +204,7 @@ class AddressSpace:
             raise MemoryFault(address, size, access, f"crosses the end of {region.name}")
         if access not in region.perms:
             raise MemoryFault(address, size, access, f"{region.name} is {region.perms or 'inaccessible'}")
+        self._last = region
         return region, offset
 
     # -- reads ------------------------------------------------------------------
@@ -239,14 +247,15 @@ class AddressSpace:
 
     # -- writes -----------------------------------------------------------------
 
-    def write(self, address: int, data: bytes, tag: object = None) -> None:
-        """Store `data` at `address`; journal it and tell the write observers."""
+    def write(self, address: int, data: bytes, tag: object = None, *, journal: bool = True) -> None:
+        """Store `data` at `address`; journal it (unless `journal` is False or the journal
+        is paused) and tell the write observers."""
         size = len(data)
         if size == 0:
             return
         region, offset = self._locate(address, size, "w")
         address &= self.mask
-        if self.journaling:
+        if journal and self.journaling:
             old = bytes(region.data[offset : offset + size])
             self.journal.append(JournalEntry(address, old, bytes(data), tag))
         region.data[offset : offset + size] = data

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ppcftrace.elf import ElfFile, ELFError
-from ppcftrace.elf.sections import SHF_ALLOC, SHF_EXECINSTR, SHT_NOBITS, SHT_REL, SHT_RELA
+from ppcftrace.elf.sections import SHF_ALLOC, SHF_EXECINSTR, SHT_REL, SHT_RELA
 from ppcftrace.elf.symbols import SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF
 from ppcftrace.errors import PpcftraceError
 from ppcftrace.modlayout import LoadSection, layout_sections, module_alloc
@@ -324,6 +324,12 @@ def _apply_relocations(ctx: LoadContext, arch) -> None:
             continue
         if rsec.type == SHT_REL:
             raise ctx.fail("Non-ADD RELOCATION unsupported")
+        # the kernel trusts r_offset; a corrupt one must not write into a neighbour
+        target = ctx.sections[rsec.info]
+        for offset, _sym, _typ, _add in ctx.sorted_relas(rsec, arch.relacmp_key):
+            if offset >= target.size:
+                raise ctx.fail(f"relocation at {target.name}+{offset:#x} outside the "
+                               f"section ({target.size:#x} bytes)")
         arch.apply_relocate_add(ctx, rsec)
 
 

@@ -56,7 +56,7 @@ def _template(ctx: LoadContext) -> tuple[int, ...]:
 def plt_entry_words(val: int, plt_reg: str = "r11") -> tuple[int, int, int, int]:
     """The four words of a PLT entry that jumps to `val`."""
     lis, addi, mtctr, bctr = PLT_TEMPLATES[plt_reg]
-    return (lis + (((val + 0x8000) & M32) >> 16), addi + (val & 0xFFFF), mtctr, bctr)
+    return (lis | PPC_HA(val & M32), addi | PPC_LO(val), mtctr, bctr)
 
 
 def entry_matches(words: tuple[int, ...], val: int, plt_reg: str = "r11") -> bool:

@@ -19,6 +19,7 @@ from ppcftrace.elf.sections import SHF_ALLOC, SHF_EXECINSTR, SHT_NOBITS, SHT_REL
 from ppcftrace.elf.symbols import SHN_UNDEF
 from ppcftrace.isa.code_patching import PPC_HA, PPC_LO
 from ppcftrace.isa.ppc_opcode import PPC_INST_LD_TOC, PPC_INST_NOP
+from ppcftrace.memory import MemoryFault
 from ppcftrace.module import LoadContext, ModArch, Stub, kernel_symbol
 
 __all__ = ["PPC64_STUB", "STUB_SIZE", "create_stub_words", "stub_words_for",
@@ -148,7 +149,7 @@ def stub_for_addr(ctx: LoadContext, opdaddr: int) -> int:
     Returns 0 when no stub can be made (the kernel's failure value)."""
     try:
         funcaddr, r2 = ctx.read(opdaddr, 8), ctx.read(opdaddr + 8, 8)
-    except Exception as exc:  # a MemoryFault: the kernel would oops on the load
+    except MemoryFault as exc:  # the kernel would oops on the load
         raise ctx.fail(f"cannot read function descriptor at {opdaddr:#x}: {exc}") from exc
     stubs = ctx.stubs_section
     num_stubs = stubs.size // STUB_SIZE

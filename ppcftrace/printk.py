@@ -196,6 +196,15 @@ def split_level(text: str) -> tuple[int | None, str]:
     return None, text
 
 
+def vsprintf(memory, fmt_address: int, args: list[int], arch: str = "ppc64",
+             symbolize: Callable[[int], str] | None = None) -> str:
+    """Format the string at `fmt_address` with argument slots `args`, reading every
+    string from `memory` (an `AddressSpace`)."""
+    def read_string(addr: int) -> str:
+        return memory.read_cstring(addr).decode("latin-1")
+    return format_printk(read_string(fmt_address), args, read_string, arch, symbolize)
+
+
 def printk_host_call(log: list, symbolize: Callable[[int], str] | None = None,
                      stack_slots: int = 8) -> Callable:
     """A host call for `cpu.add_host_call`: formats from r3 (fmt) and r4..r10, then the
@@ -212,10 +221,7 @@ def printk_host_call(log: list, symbolize: Callable[[int], str] | None = None,
             if not mem.is_mapped(addr, size):
                 break
             slots.append(mem.read_u64(addr) if size == 8 else mem.read_u32(addr))
-
-        def read_string(addr: int) -> str:
-            return mem.read_cstring(addr).decode("latin-1")
-        text = format_printk(read_string(cpu.gpr[3]), slots, read_string, cpu.arch, symbolize)
+        text = vsprintf(mem, cpu.gpr[3], slots, cpu.arch, symbolize)
         log.append(text)
         return len(text.encode("latin-1", "replace"))
     return printk

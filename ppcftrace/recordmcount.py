@@ -27,7 +27,7 @@ from ppcftrace.elf.errors import CorruptELF, ELFError
 from ppcftrace.elf.file import ElfFile
 from ppcftrace.elf.sections import SHF_EXECINSTR, SHT_NOBITS
 
-__all__ = ["McountSite", "MCOUNT_NAMES", "find_sites", "sites_from_relocations",
+__all__ = ["McountSite", "SiteColumns", "MCOUNT_NAMES", "find_sites", "site_columns", "sites_from_relocations",
            "sites_from_mcount_loc", "bl_sites", "mcount_loc_asm", "record_object",
            "RecordMcountError", "NotRelocatable"]
 
@@ -234,11 +234,22 @@ def _mcount_symbol_indices(elf: ElfFile) -> dict[int, str]:
     return out
 
 
-def sites_from_relocations(elf: ElfFile) -> list[McountSite]:
-    """The `_mcount` calls of a relocatable object, from its relocations."""
+class SiteColumns(NamedTuple):
+    """The sites as parallel lists (what `--json` prints for 20,000 sites without
+    building 20,000 objects first)."""
+
+    section: list[str]
+    offset: list[int]
+    function: list[str | None]
+    symbol: list[str]
+
+
+def relocation_site_columns(elf: ElfFile) -> SiteColumns:
+    """The `_mcount` calls of a relocatable object, from its relocations, as columns."""
+    cols = SiteColumns([], [], [], [])
     targets = _mcount_symbol_indices(elf)
     if not targets:
-        return []
+        return cols
     wanted = np.fromiter(targets, dtype=np.uint64)
     kinds = np.array(CALL_RELOCS[elf.arch], dtype=np.uint64)
     # per relocated code section: (offsets, symbol indices) of calls to _mcount
@@ -251,19 +262,31 @@ def sites_from_relocations(elf: ElfFile) -> list[McountSite]:
         if hit.any():
             hits.setdefault(rsec.info, []).append((offs[hit], syms[hit]))
     if not hits:
-        return []
+        return cols
     table = _function_table(elf)
-    sites: list[McountSite] = []
     for shndx in sorted(hits):
         offs = np.concatenate([h[0] for h in hits[shndx]])
         syms = np.concatenate([h[1] for h in hits[shndx]])
         order = np.argsort(offs, kind="stable")
         offs, syms = offs[order], syms[order]
-        funcs = _function_names(elf, table, table.lookup(shndx, offs))
-        section = elf.sections[shndx].name
-        sym_names = [targets[i] for i in syms.tolist()]
-        sites.extend(map(McountSite, [section] * len(funcs), offs.tolist(), funcs, sym_names))
-    return sites
+        cols.function.extend(_function_names(elf, table, table.lookup(shndx, offs)))
+        cols.section.extend([elf.sections[shndx].name] * len(offs))
+        cols.offset.extend(offs.tolist())
+        cols.symbol.extend(targets[i] for i in syms.tolist())
+    return cols
+
+
+def sites_from_relocations(elf: ElfFile) -> list[McountSite]:
+    """The `_mcount` calls of a relocatable object, from its relocations."""
+    return list(map(McountSite, *relocation_site_columns(elf)))
+
+
+def site_columns(elf: ElfFile) -> SiteColumns:
+    """`find_sites` as columns."""
+    if elf.is_relocatable:
+        return relocation_site_columns(elf)
+    sites = sites_from_mcount_loc(elf)
+    return SiteColumns(*([s[k] for s in sites] for k in range(4)))
 
 
 # -- sites in images --------------------------------------------------------------------

@@ -92,7 +92,7 @@ class ProgramGenerator:
     def instruction(self) -> list[str]:
         rng, r = self.rng, self.r
         kinds = ["xo", "xo", "d", "logic", "logic_d", "ext", "shift", "rlw", "cmp", "cmp",
-                 "cr", "load", "store", "branch", "spr"]
+                 "cr", "load", "store", "branch", "spr", "indirect", "misc"]
         if self.is64:
             kinds += ["rld", "rld", "isel", "load", "store"]
         kind = rng.choice(kinds)
@@ -151,11 +151,38 @@ class ProgramGenerator:
                 return [f"mcrf cr{rng.randrange(8)},cr{rng.randrange(8)}"]
             name = rng.choice(["crand", "cror", "crxor", "crnand", "crnor", "creqv", "crandc", "crorc"])
             return [f"{name} {rng.randrange(32)},{rng.randrange(32)},{rng.randrange(32)}"]
+        if kind == "indirect":             # conditional bclr/bcctr to a known label
+            t = self.nz()
+            reg = rng.choice(["lr", "ctr"])
+            bo = rng.choice([4, 12, 20] if reg == "ctr" else [4, 12, 20, 0, 2, 8, 10, 16, 18])
+            link = "l" if rng.random() < 0.3 else ""
+            return [f"lis {t},1f@ha", f"addi {t},{t},1f@l", f"mt{reg} {t}",
+                    f"bc{reg}{link} {bo},{rng.randrange(32)}", *self.instruction(), "1:"]
+        if kind == "misc":
+            choice = rng.randrange(4)
+            if choice == 0:
+                return [rng.choice(["sync", "isync", "eieio", "lwsync"])]
+            if choice == 1:
+                x = self.nz()
+                cache = rng.choice(["dcbst", "dcbf", "dcbt", "icbi"])
+                return [f"li {x},{rng.randrange(SCRATCH)}", f"{cache} r31,{x}"]
+            if choice == 2:                  # an adjacent reserve/conditional-store pair
+                x, size = self.nz(), rng.choice([4, 8] if self.is64 else [4])
+                load, store = ("lwarx", "stwcx.") if size == 4 else ("ldarx", "stdcx.")
+                off = rng.randrange(0, SCRATCH - 8) & ~(size - 1)
+                dest = self.r()
+                while dest == x:
+                    dest = self.r()
+                return [f"li {x},{off}", f"{load} {dest},r31,{x}", f"{store} {self.r()},r31,{x}"]
+            first = rng.randrange(24, 31)
+            return [f"stmw r{first},{rng.randrange(0, SCRATCH - 4 * (32 - first)) & ~3}(r31)"]
         if kind == "isel":
             return [f"isel {r()},{r()},{r()},{rng.randrange(32)}"]
         if kind == "spr":
             choice = rng.randrange(5)
             if choice == 0:
+                if self.is64 and rng.random() < 0.5:
+                    return [f"mfocrf {r()},{1 << rng.randrange(8)}"]
                 return [f"mfcr {r()}"]
             if choice == 1:
                 return [f"mtcrf {rng.randrange(256)},{r()}"]

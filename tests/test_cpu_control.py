@@ -14,10 +14,12 @@ from ppcftrace.memory import AddressSpace
 TEXT = 0xC000000000010000
 
 
-def machine(lines: list[str], arch: str = "ppc64", at: int = TEXT) -> tuple[CPU, AddressSpace]:
+def machine(lines: list, arch: str = "ppc64", at: int = TEXT) -> tuple[CPU, AddressSpace]:
     at &= (1 << (64 if arch == "ppc64" else 32)) - 1
     mem = AddressSpace(64 if arch == "ppc64" else 32)
-    words = assemble_lines(lines, at, arch)
+    # raw words stand for instructions outside the isa subset
+    words = [x if isinstance(x, int) else assemble_lines([x], at + 4 * i, arch)[0]
+             for i, x in enumerate(lines)]
     mem.map("text", at, 0x1000, "rwx", b"".join(w.to_bytes(4, "big") for w in words))
     mem.map("data", at + 0x10000, 0x1000, "rw")
     return CPU(mem, arch), mem
@@ -168,6 +170,38 @@ def test_icache_model_keeps_old_code_until_flushed():
     mem.write_u32(TEXT, assemble_lines(["addi r3,r0,4"], TEXT)[0])
     cpu.icache_enabled = False                     # turning the model off drops stale lines
     assert cpu.call(TEXT) == 4
+
+
+ICBI_R4, ISYNC = 0x7C0027AC, 0x4C00012C        # icbi 0,r4 ; isync
+
+
+@pytest.mark.parametrize("icache,flush,expected", [
+    (False, False, 2), (True, False, 1), (True, True, 2),
+])
+def test_self_patching_code_and_icbi(icache, flush, expected):
+    target = TEXT + 0x40
+    lines = ["stw r5,0(r4)", ICBI_R4 if flush else "ori r0,r0,0", ISYNC, "mflr r31",
+             f"bl {target:#x}", "mtlr r31", "blr"]
+    lines += ["ori r0,r0,0"] * 9 + ["addi r3,r0,1", "blr"]
+    cpu, _ = machine(lines)
+    cpu.icache_enabled = icache
+    assert cpu.call(target) == 1                   # the old word is now in the "icache"
+    new = assemble_lines(["addi r3,r0,2"], target)[0]
+    assert cpu.call(TEXT, 0, target, new) == expected
+
+
+def test_program_stores_are_journaled_only_on_request():
+    cpu, mem = machine(["stw r4,0(r3)", "blr"])
+    data = TEXT + 0x10000
+    m = mem.mark()
+    cpu.call(TEXT, data, 0x1234)
+    assert mem.journal[m:] == [] and mem.read_u32(data) == 0x1234
+    cpu.journal_stores = True
+    cpu.call(TEXT, data, 0x5678)
+    stores = [e for e in mem.journal[m:] if e.address == data]
+    assert stores == [(data, b"\0\0\x12\x34", b"\0\0\x56\x78", "cpu")]
+    mem.undo(m)
+    assert mem.read_u32(data) == 0x1234
 
 
 def test_call_descriptor_sets_toc():

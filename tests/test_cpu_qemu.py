@@ -14,7 +14,7 @@ from cpu_harness import build, explain, harness_source, load_elf, make_batch, ru
 from ppcftrace.cpu import CPU
 from ppcftrace.toolchain import PREFIX, QEMU
 
-BATCHES = {"ppc64": [(1, 60), (2, 60)], "ppc32": [(3, 60), (4, 60)]}
+BATCHES = {"ppc64": [(1, 100), (2, 100), (5, 100)], "ppc32": [(3, 100), (4, 100)]}
 
 
 @pytest.mark.qemu
@@ -28,7 +28,7 @@ def test_random_programs_match_qemu(arch, seed, count):
         mem, sym = load_elf(exe, arch)
     cpu = CPU(mem, arch)
     cpu.pc = sym["code_start"]
-    assert cpu.run(until=sym["done"], max_instructions=200_000) == "until"
+    assert cpu.run(until=sym["done"], max_instructions=500_000) == "until"
     actual = mem.read(sym["block0"], len(expected))
     assert len(expected) == len(actual) > 0
     assert actual == expected, explain(arch, programs, expected, actual)

@@ -18,10 +18,10 @@ unicorn = pytest.importorskip("unicorn")
 
 def run_unicorn(mem, start: int, stop: int, address: int, size: int) -> bytes:
     uc = unicorn.Uc(unicorn.UC_ARCH_PPC, unicorn.UC_MODE_PPC32 | unicorn.UC_MODE_BIG_ENDIAN)
+    pages = sorted({p for r in mem.regions for p in range(r.start >> 12, (r.end + 0xFFF) >> 12)})
+    for page in pages:                    # segments may share a page: map each page once
+        uc.mem_map(page << 12, 0x1000)
     for region in mem.regions:
-        base = region.start & ~0xFFF
-        top = (region.end + 0xFFF) & ~0xFFF
-        uc.mem_map(base, top - base)
         uc.mem_write(region.start, bytes(region.data))
     uc.emu_start(start, stop, count=500_000)
     return bytes(uc.mem_read(address, size))

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from conftest import need
+from conftest import need, need_toolchain
 from ppcftrace.machine import Machine
 
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NOP = 0x60000000
 #: what start_kernel prints (the literals of fixtures/kernel/main.c)
 BOOT_LOG = ["Linux version 2.6.28-ppcftrace (fixture kernel)\n",
@@ -129,3 +131,74 @@ def test_ppc32_ftrace_caller_reports_site_and_parent():
 
     records = [(ip, parent if m.kallsyms.lookup(parent) else None) for ip, parent in trace]
     check_trace(records, set(m.mcount_sites), m.kallsyms.symbolize, is_call_return)
+
+
+# -- PPC64 under qemu-ppc64 -----------------------------------------------------------------
+
+def load_build_script():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("fixtures_build", FIXTURES / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_user_kernel(tmp) -> str:
+    """The ppc64 fixture kernel and fixtures/qemu/harness64.c, linked at 0x10000000."""
+    from ppcftrace import recordmcount
+    from ppcftrace.toolchain import run, tool
+
+    build = load_build_script()
+    objs = [build.compile_object("ppc64", build.ENTRY_S["ppc64"], str(tmp / "entry.o"))]
+    for c in build.KERNEL_C:
+        objs.append(build.compile_object("ppc64", f"kernel/{c}", str(tmp / (c[:-2] + ".o"))))
+    for obj in objs:
+        recordmcount.record_object(obj, arch="ppc64")
+    # the harness's host hooks replace the kernel's `blr` ones
+    run([tool("ppc64", "objcopy"), *[a for s in ("__host_printk", ".__host_printk",
+         "__host_trace", ".__host_trace") for a in ("--weaken-symbol", s)], objs[0]])
+    objs.append(build.compile_object("ppc64", "qemu/harness64.c", str(tmp / "harness.o")))
+    lds = (FIXTURES / build.LDS["ppc64"]).read_text()
+    assert "KERNELBASE = 0xc000000000000000;" in lds and "ENTRY(start_kernel)" in lds
+    (tmp / "user.lds").write_text(lds.replace("KERNELBASE = 0xc000000000000000;",
+                                              "KERNELBASE = 0x10000000;")
+                                  .replace("ENTRY(start_kernel)", "ENTRY(_start)"))
+    prog = str(tmp / "kernel")
+    run([tool("ppc64", "ld"), *build.LDFLAGS, *build.ARCH_LDFLAGS["ppc64"],
+         "-T", str(tmp / "user.lds"), "-o", prog, *objs])
+    return prog
+
+
+@pytest.mark.toolchain
+@pytest.mark.qemu
+def test_ppc64_ftrace_caller_reports_site_and_parent(tmp_path):
+    need_toolchain("ppc64")
+    need("powerpc64-linux-gnu-gcc", "powerpc64-linux-gnu-ld", "powerpc64-linux-gnu-nm",
+         "qemu-ppc64")
+    prog = build_user_kernel(tmp_path)
+    out = subprocess.run(["qemu-ppc64", prog], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    sites = {int(x[2:], 16) for x in lines if x.startswith("S ")}
+    log = [x[2:].replace("|", "\n") for x in lines if x.startswith("P ")]
+    trace = [tuple(int(v, 16) for v in x[2:].split()) for x in lines if x.startswith("T ")]
+    assert log == BOOT_LOG
+    nm = subprocess.run(["powerpc64-linux-gnu-nm", "--synthetic", prog], check=True,
+                        capture_output=True, text=True).stdout
+    code = sorted((int(a, 16), n) for a, t, n in (x.split() for x in nm.splitlines())
+                  if t in "Tt" and n.startswith("."))
+    text = {int(a, 16) for a, t, n in (x.split() for x in nm.splitlines()) if n == "_etext"}
+
+    def symbolize(addr):
+        return max((a, n) for a, n in code if a <= addr)[1]
+
+    data = Path(prog).read_bytes()
+    text_off = 0x1000        # the one segment's file offset (max-page-size=0x1000)
+
+    def is_call_return(parent):
+        i = parent - 4 - 0x10000000 + text_off
+        return is_call(int.from_bytes(data[i:i + 4], "big"))
+
+    records = [(ip, parent if 0x10000000 <= parent < min(text) else None)
+               for ip, parent in trace]
+    check_trace(records, sites, symbolize, is_call_return)

@@ -396,3 +396,27 @@ def test_bad_options():
         ArchContext(w.m.memory, "ppc64", policy="three-nops")
     with pytest.raises(FtraceError, match="unknown arch"):
         ArchContext(w.m.memory, "x86")
+
+
+# -- the synthetic stubs and PLT entries are what GNU as makes --------------------------
+
+def test_synthetic_far_calls_match_gnu_as():
+    from conftest import need_toolchain
+    from ppcftrace.toolchain import gnu_assemble
+    for arch in ("ppc64", "ppc32"):
+        need_toolchain(arch)
+        w = World(arch)
+        for stub, fn in zip(w.mod.arch.stubs, ("_mcount", "ftrace_caller")):
+            if arch == "ppc64":
+                off = stub - w.mod.arch.toc
+                src = [f"addis 12,2,({off})@ha", f"addi 12,12,({off})@l", "std 2,40(1)", "ld 11,32(12)",
+                       "ld 2,40(12)", "mtctr 11", "bctr"]
+            else:
+                target = w.m.function_pointer(fn)
+                src = [f"lis 11,{target:#x}@ha", f"addi 11,11,{target:#x}@l", "mtctr 11", "bctr"]
+            data = gnu_assemble("\n".join(src), arch)
+            assert [w.word(stub + i) for i in range(0, len(data), 4)] == \
+                [int.from_bytes(data[i:i + 4], "big") for i in range(0, len(data), 4)]
+        ip = w.mod.mcount_sites[0]
+        if arch == "ppc64":
+            assert w.word(ip + 4) == int.from_bytes(gnu_assemble("ld 2,40(1)", arch), "big")

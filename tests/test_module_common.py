@@ -144,3 +144,54 @@ def test_module_symbols_follow_the_object(machine):
             assert mod.symbols[d.dot_name] == mod.sections[d.section][0] + d.entry
             assert machine.memory.read_u64(mod.symbols[d.name]) == mod.symbols[d.dot_name]
             assert machine.memory.read_u64(mod.symbols[d.name] + 8) == mod.arch.toc
+
+
+def test_a_module_larger_than_the_area_is_enomem(machine):
+    from test_module_common_tools import build
+
+    big = build(machine.arch, "char big_buffer[0x20000000];\nint f(void) { return big_buffer[1]; }\n")
+    machine.load_module(fixture_path("hmod.o", machine.arch))
+    assert_load_fails(machine, big, errno.ENOMEM, "module area full")
+
+
+def test_layout_puts_code_then_read_only_then_writable(machine):
+    from ppcftrace.elf.sections import SHF_EXECINSTR, SHF_WRITE
+
+    for name in FIXTURES:
+        mod = machine.load_module(fixture_path(name, machine.arch))
+        flags = {s.name: s.flags for s in mod.obj.sections}
+        flags.update({n: 0x6 for n in (".stubs", ".plt")})   # "ax", added by the loader
+        rank = {n: 0 if flags[n] & SHF_EXECINSTR else 2 if flags[n] & SHF_WRITE else 1
+                for n in mod.sections}
+        by_address = sorted(mod.sections, key=lambda n: mod.sections[n][0])
+        assert [rank[n] for n in by_address] == sorted(rank[n] for n in by_address)
+        assert mod.text_size == max(a + s for n, (a, s) in mod.sections.items()
+                                    if rank[n] == 0) - mod.base
+
+
+def test_failed_load_makes_no_ftrace_records():
+    from test_module_common_tools import set_reloc_type
+    from ppcftrace.kernel import start_kernel
+
+    for arch in ARCHES:
+        m = start_kernel(arch, [fixture_path("hmod.o", arch)], cpu=False)
+        records = list(m.ftrace.records)
+        crafted = set_reloc_type(fixture_path("racemod.o", arch).read_bytes(), ".rela.text", 0, 7)
+        assert_load_fails(m, crafted, errno.ENOEXEC, "relocation: 7")
+        assert m.ftrace.records == records
+        m.load_module(fixture_path("racemod.o", arch))
+        assert len(m.ftrace.records) == len(records) + len(m.modules[-1].mcount_sites)
+        m.unload_module("racemod")
+        assert m.ftrace.records == records
+
+
+def test_a_relocation_outside_its_section_is_refused(machine):
+    import struct
+
+    from ppcftrace.elf import ElfFile
+
+    data = bytearray(fixture_path("hmod.o", machine.arch).read_bytes())
+    sec = ElfFile.from_bytes(bytes(data)).section(".rela.text")
+    fmt = ">Q" if machine.arch == "ppc64" else ">I"
+    struct.pack_into(fmt, data, sec.offset, 0x100000)   # r_offset of the first entry
+    assert_load_fails(machine, bytes(data), errno.ENOEXEC, "outside the section")

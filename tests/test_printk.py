@@ -45,9 +45,11 @@ def test_integers_match_python_percent(spec, raw, arch):
     else:
         slots = [raw & ((1 << (64 if arch == "ppc64" else 32)) - 1)]
     spec_text = f"%{flags}{'' if width is None else width}{'' if prec is None else '.' + str(prec)}"
-    if prec == 0 and value == 0 and "#" not in flags:
-        return                                           # Python prints "0", C prints ""
-    py = (spec_text + {"u": "d"}.get(conv, conv)) % value
+    if (prec == 0 and value == 0) or (prec is not None and "0" in flags):
+        return   # where Python departs from C: "%.0d" of 0, "0" with a precision (C below)
+    # C applies "+" and " " to signed conversions only; Python to all
+    py_spec = spec_text if conv in "di" else spec_text.replace("+", "").replace(" ", "")
+    py = (py_spec + {"u": "d"}.get(conv, conv)) % value
     if "#" in flags and conv in "xX" and value == 0:
         return
     assert fmt(spec_text + length + conv, slots, arch) == py
@@ -107,6 +109,7 @@ CASES = [
     ('"%ld %s %lld %d %d %d %d %lld %s\\n"', '1L, "x", 3LL, 4, 5, 6, 7, -8LL, "end"'),
     ('"%d %d %d %d %d %d %lld %d\\n"', "1, 2, 3, 4, 5, 6, 77LL, 8"),
     ('"no args, 100%% sure\\n"', ""),
+    ('"[%.0d][%#.0x][%#.0o][%#x][%5.0u][%05.3d][%-08x]\\n"', "0, 0, 0, 0, 0, 7, 9"),
     ('"ftrace: allocating %ld entries in %d pages\\n"', "38175L, 14"),
 ]
 

@@ -224,3 +224,26 @@ def test_module_entry_point(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert out.exists() and "mcount site" in proc.stdout
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_fixture_images_agree_with_bl_decode(arch):
+    """The committed kernels: __mcount_loc = every bl to _mcount (ours and objdump's)."""
+    need_toolchain(arch)
+    from ppcftrace.elf import ElfFile, ELFError
+    from ppcftrace.elf.gnu import objdump_bl_calls
+    from ppcftrace.recordmcount import bl_sites, sites_from_mcount_loc
+
+    images = [p for p in sorted(glob.glob(str(DATA / arch / "*"))) if not p.endswith(".o")]
+    if not images:
+        pytest.skip("no fixture image yet")
+    for path in images:
+        try:
+            elf = ElfFile.open(path)
+        except ELFError:
+            continue                      # not an ELF file (a linker script, notes...)
+        if elf.is_relocatable or elf.section("__mcount_loc") is None:
+            continue
+        table = sites_from_mcount_loc(elf)
+        assert table and table == bl_sites(elf)
+        assert [s.address for s in table] == sorted(objdump_bl_calls(path, MCOUNT, arch))

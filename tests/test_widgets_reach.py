@@ -92,3 +92,11 @@ def test_controls_have_labels_for_keyboard_and_screen_readers():
     assert explorer.site.description and explorer.target.description
     assert explorer.link.description
     assert list(explorer.widget.children[:3]) == [explorer.site, explorer.target, explorer.link]
+
+
+def test_static_html_has_its_own_colours_and_escapes_the_title():
+    """Dark mode: every piece of inline code and the box carry explicit colours."""
+    html = ReachExplorer().static_html(title="a <b> & c")
+    assert "a &lt;b&gt; &amp; c" in html
+    assert html.count("<code ") == html.count("<code")  # no bare <code>
+    assert "background:#ffffff" in html

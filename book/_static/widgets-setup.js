@@ -4,11 +4,18 @@
   var script = document.currentScript.src;
   var vendor = script.slice(0, script.lastIndexOf("/") + 1) + "vendor/";
 
-  // The manager's bundle finds its fonts next to its own module URL. RequireJS would
-  // place that URL beside the page; point it at _static/vendor/html-manager instead.
-  require.config({
-    paths: { "@jupyter-widgets/html-manager/dist": vendor + "html-manager" },
+  // Each module of the manager's bundle finds its fonts next to its own module URL.
+  // RequireJS would place those URLs beside the page; put them in
+  // _static/vendor/html-manager, where the fonts are. (The modules are all defined by
+  // embed-amd.js itself, so RequireJS never fetches these paths.)
+  var here = vendor + "html-manager/";
+  var modules = ["base", "base7", "controls", "controls7", "output", "html-manager",
+                 "html-manager/dist/libembed-amd"];
+  var paths = {};
+  modules.forEach(function (name) {
+    paths["@jupyter-widgets/" + name] = here + name.split("/").pop();
   });
+  require.config({ paths: paths });
 
   // The controls typeset their descriptions with MathJax 2's MathJax.Hub.Queue; the
   // book loads MathJax 3. Translate that one call once MathJax has started.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ppcftrace.errors import PpcftraceError
@@ -48,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     except PpcftraceError as exc:
         print(f"ppcftrace: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # the reader (e.g. `| head`) went away: not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except OSError as exc:
         name = f"{exc.filename}: " if exc.filename else ""
         print(f"ppcftrace: error: {name}{exc.strerror or exc}", file=sys.stderr)

@@ -33,12 +33,12 @@ def split_module_arg(text: str) -> tuple[str, str | None]:
 def run(args) -> int:
     import json
 
-    from ppcftrace.machine import Machine
+    from ppcftrace.kernel import start_kernel
 
-    machine = Machine.boot(args.arch)
-    for text in args.module:
-        path, name = split_module_arg(text)
-        machine.load_module(path, name)
+    # ftrace=False for now: the sites stay `bl _mcount` ("call"); boot-time
+    # conversion to nops is ftrace_init()'s job (start_kernel with ftrace=True)
+    machine = start_kernel(args.arch, [split_module_arg(t) for t in args.module],
+                           ftrace=False, cpu=False)
     doc = boot_json(machine)
     if args.json:
         print(json.dumps(doc, indent=1))

@@ -18,13 +18,13 @@ def register(subparsers) -> None:
 def run(args) -> int:
     # imported here: `ppcftrace --help` and the other commands never load numpy
     from ppcftrace.elf.file import ElfFile
-    from ppcftrace.recordmcount import find_sites
+    from ppcftrace.recordmcount import find_sites, site_columns
 
     elf = ElfFile.open(args.object)
-    sites = find_sites(elf)
     if args.json:
-        print(sites_json(elf.arch, elf.abi, sites))
+        print(sites_json(elf.arch, elf.abi, site_columns(elf)))
         return 0
+    sites = find_sites(elf)
     lines = [f"{args.object}: {elf.arch} {elf.abi}, {len(sites)} _mcount call site(s)"]
     for s in sites:
         where = f"{s.address:#x} " if s.address is not None else ""
@@ -34,20 +34,20 @@ def run(args) -> int:
     return 0
 
 
-def sites_json(arch: str, abi: str, sites) -> str:
-    """The --json document, written directly: objects can hold tens of thousands of sites
-    and this is the command's hot loop. Same text as json.dumps of the dict."""
-    import json
+def sites_json(arch: str, abi: str, cols) -> str:
+    """The --json document from `SiteColumns`, written directly: objects can hold tens
+    of thousands of sites and this is the command's hot loop. The text is exactly
+    json.dumps of {"arch", "abi", "sites": [{"section", "offset", "function", "symbol"}]}."""
+    from json.encoder import encode_basestring_ascii as quote  # json.dumps' own quoting
 
-    quoted: dict = {}
+    def quote_all(names):
+        cache = {}
+        return [cache[n] if n in cache else cache.setdefault(n, "null" if n is None else quote(n))
+                for n in names]
 
-    def q(text):
-        out = quoted.get(text)
-        if out is None:
-            out = quoted[text] = json.dumps(text)
-        return out
-
-    items = ", ".join(
-        f'{{"section": {q(s.section)}, "offset": {s.offset}, "function": {q(s.function)}, '
-        f'"symbol": {q(s.symbol)}}}' for s in sites)
-    return f'{{"arch": {q(arch)}, "abi": {q(abi)}, "sites": [{items}]}}'
+    items = ", ".join([
+        f'{{"section": {sec}, "offset": {off}, "function": {fn}, "symbol": {sym}}}'
+        for sec, off, fn, sym in zip(quote_all(cols.section), cols.offset,
+                                     map(quote, cols.function) if None not in cols.function
+                                     else quote_all(cols.function), quote_all(cols.symbol))])
+    return f'{{"arch": {quote(arch)}, "abi": {quote(abi)}, "sites": [{items}]}}'

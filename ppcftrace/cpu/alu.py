@@ -1,32 +1,14 @@
 """Compilers for integer arithmetic, logic, shifts, rotates and compares.
 
-Each `op(cpu, word, pc)` returns a closure `f(pc) -> next pc` specialised on the
-instruction's fields. Results are unsigned and reduced to the register width; Rc=1
+Each compiler returns a closure `f(pc) -> next pc` specialised on the instruction's
+fields (see `registry`). Results are unsigned and reduced to the register width; Rc=1
 sets CR0 from the whole register, as the ISA says for 64-bit mode.
 """
 
 from __future__ import annotations
 
 from ppcftrace.cpu.bits import M32, fields, mask64, rotl32, rotl64, sx
-
-COMPILERS: dict = {}
-
-
-def op(*names):
-    def register(fn):
-        for name in names:
-            COMPILERS[name] = fn
-        return fn
-    return register
-
-
-class Unsupported(Exception):
-    """Raised by a compiler for a valid word the interpreter does not execute."""
-
-
-def need64(cpu, name: str) -> None:
-    if not cpu.is64:
-        raise Unsupported(f"{name} is a 64-bit instruction")
+from ppcftrace.cpu.registry import COMPILERS, need64, op
 
 
 # -- D-form -------------------------------------------------------------------

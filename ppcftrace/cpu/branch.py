@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ppcftrace.cpu.alu import Unsupported, op
 from ppcftrace.cpu.bits import M32, fields, sx
 from ppcftrace.cpu.errors import CpuTrap
+from ppcftrace.cpu.registry import Unsupported, op
 
 
 def _condition(cpu, bo: int, bi: int):

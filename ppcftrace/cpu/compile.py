@@ -8,10 +8,10 @@ at the same bits in every form.
 
 from __future__ import annotations
 
-from ppcftrace.cpu import branch, loadstore  # noqa: F401  (register their compilers)
-from ppcftrace.cpu.alu import COMPILERS, Unsupported
+from ppcftrace.cpu import alu, branch, loadstore  # noqa: F401  (they fill COMPILERS)
 from ppcftrace.cpu.errors import UnsupportedInstruction
 from ppcftrace.cpu.opcodes import op_name
+from ppcftrace.cpu.registry import COMPILERS, Unsupported
 
 from ppcftrace.isa import DecodeError, decode
 

@@ -6,8 +6,8 @@ written, so a faulting access leaves the processor state as it was.
 
 from __future__ import annotations
 
-from ppcftrace.cpu.alu import COMPILERS, Unsupported, need64, op
 from ppcftrace.cpu.bits import fields, sx
+from ppcftrace.cpu.registry import COMPILERS, Unsupported, need64, op
 
 # name: (size, sign-extend, update, indexed)
 _LOADS = {}

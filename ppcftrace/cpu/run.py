@@ -29,7 +29,8 @@ class CPU:
     """
 
     def __init__(self, memory: AddressSpace, arch: str = "ppc64", *,
-                 stack_top: int | None = None, max_instructions: int = 5_000_000):
+                 stack_top: int | None = None, max_instructions: int = 5_000_000,
+                 journal_stores: bool = False):
         if arch not in RETURN_ADDRESS:
             raise ValueError(f"unknown arch {arch!r} (ppc64 or ppc32)")
         self.arch = arch
@@ -50,9 +51,18 @@ class CPU:
         self._code: dict[int, Callable] = {}
         self._host: dict[int, Callable] = {}
         self.readers = {1: memory.read_u8, 2: memory.read_u16, 4: memory.read_u32, 8: memory.read_u64}
-        self.writers = {1: memory.write_u8, 2: memory.write_u16, 4: memory.write_u32, 8: memory.write_u64}
+        #: journal the program's own stores in `memory.journal` (tagged "cpu")?
+        self.journal_stores = journal_stores
+        self.writers = {n: self._make_writer(n) for n in (1, 2, 4, 8)}
         self.cr0 = self._make_cr0()
         memory.add_write_observer(self._on_write)
+
+    def _make_writer(self, size: int):
+        write, m = self.memory.write, (1 << (8 * size)) - 1
+
+        def store(address: int, value: int) -> None:
+            write(address, (value & m).to_bytes(size, "big"), "cpu", journal=self.journal_stores)
+        return store
 
     def _make_cr0(self):
         st, top = self.state, self.bits - 1
@@ -116,7 +126,11 @@ class CPU:
 
     def _on_write(self, address: int, size: int) -> None:
         if not self._icache_enabled and self._code:
-            self.flush_icache_range(address, address + size)
+            if size <= 8:                  # a store: at most two words to forget
+                self._code.pop(address & ~3, None)
+                self._code.pop((address + size - 1) & ~3, None)
+            else:
+                self.flush_icache_range(address, address + size)
 
     def _translate(self, pc: int) -> Callable:
         fn = self._host.get(pc)
@@ -223,7 +237,8 @@ class CPU:
         if len(args) > 8:
             raise ValueError("at most 8 register arguments (r3..r10)")
         sp = self._stack_pointer()
-        self.memory.write(sp, bytes(self.bits // 8))    # a null back chain ends the stack
+        # a null back chain ends the stack
+        self.memory.write(sp, bytes(self.bits // 8), "cpu", journal=self.journal_stores)
         g = self.gpr
         g[1] = sp
         if toc is not None:

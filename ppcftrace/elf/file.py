@@ -47,7 +47,7 @@ class ElfFile:
     """A big-endian PowerPC ELF file (ppc64 ELFv1/ELFv2, ppc32 SysV)."""
 
     def __init__(self, data: bytes, name: str = "<bytes>"):
-        self.data = bytes(data)
+        self.data = data if type(data) is bytes else bytes(data)
         self.name = name
         self.header: Header = parse_header(self.data, name)
         self.sections: list[Section] = parse_sections(self.data, self.header, name)
@@ -221,8 +221,9 @@ class ElfFile:
 
     def _image_descriptors(self, opd: Section, funcs: list[Symbol]) -> list[Descriptor]:
         out = []
+        body = opd.data
         for s in funcs:
-            words = read_words(opd.data, s.value - opd.addr) if opd.type != SHT_NOBITS else None
+            words = read_words(body, s.value - opd.addr) if opd.type != SHT_NOBITS else None
             if words is None:
                 raise CorruptELF(f"descriptor {s.name} at {s.value:#x} outside .opd",
                                  name=self.name)
@@ -240,12 +241,13 @@ class ElfFile:
             elif r.type == R_PPC64_TOC:
                 tocs[r.offset] = r.addend
         out = []
+        body = opd.data
         for s in funcs:
             if s.value not in entries:
                 raise CorruptELF(f"descriptor {s.name}: no R_PPC64_ADDR64 at .opd+{s.value:#x}",
                                  name=self.name)
             entry, section = entries[s.value]
-            words = read_words(opd.data, s.value) or (0, 0, 0)
+            words = read_words(body, s.value) or (0, 0, 0)
             out.append(Descriptor(s.name, s.value, entry, tocs.get(s.value + 8), words[2],
                                   section))
         return out

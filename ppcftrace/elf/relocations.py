@@ -142,7 +142,7 @@ def reloc_array(sec: Section, bits: int) -> tuple[np.ndarray, np.ndarray, np.nda
     """(offsets, symbol indices, types, addends) of a checked RELA/REL section."""
     assert sec.type in (SHT_RELA, SHT_REL)
     dtype = (RELA_DTYPE if sec.type == SHT_RELA else REL_DTYPE)[bits]
-    raw = np.frombuffer(sec.data, dtype=dtype)
+    raw = np.frombuffer(sec.view(), dtype=dtype)
     info = raw["info"].astype(np.uint64)
     if bits == 64:
         sym, typ = info >> np.uint64(32), info & np.uint64(0xFFFFFFFF)

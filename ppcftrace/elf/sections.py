@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ppcftrace.elf.errors import CorruptELF, TruncatedELF
 from ppcftrace.elf.header import Header
@@ -46,7 +47,19 @@ class Section:
     link: int
     info: int
     entsize: int
-    data: bytes = field(repr=False)
+    #: the whole file's bytes; `data` and `view()` slice it on demand
+    file_bytes: bytes = field(repr=False, compare=False)
+
+    @cached_property
+    def data(self) -> bytes:
+        """The section's bytes (empty for SHT_NOBITS and SHT_NULL)."""
+        return bytes(self.view())
+
+    def view(self) -> memoryview:
+        """The section's bytes without a copy (for numpy.frombuffer on big tables)."""
+        if self.type in (SHT_NULL, SHT_NOBITS):
+            return memoryview(b"")
+        return memoryview(self.file_bytes)[self.offset:self.offset + self.size]
 
     @property
     def type_name(self) -> str:
@@ -109,7 +122,6 @@ def parse_sections(data: bytes, hdr: Header, name: str | None = None) -> list[Se
     sections = []
     for i, (nm, typ, flags, addr, off, sz, link, info, align, entsize) in enumerate(raw):
         sname = cstring(strtab, nm, f"section {i}", name) if strtab else ""
-        body = b"" if typ in (SHT_NULL, SHT_NOBITS) else data[off:off + sz]
         sections.append(Section(i, sname, typ, flags, addr, off, sz, align, link, info,
-                                entsize, body))
+                                entsize, data))
     return sections

@@ -67,7 +67,7 @@ def check_symtab(sec: Section, sections: list[Section], bits: int,
 
 def symbol_array(sec: Section, bits: int) -> np.ndarray:
     """The raw entries of a (checked) symbol table."""
-    return np.frombuffer(sec.data, dtype=SYM_DTYPE[bits])
+    return np.frombuffer(sec.view(), dtype=SYM_DTYPE[bits])
 
 
 def make_symbols(sec: Section, strtab: Section, sections: list[Section], bits: int,

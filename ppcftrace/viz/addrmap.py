@@ -92,8 +92,9 @@ def gap_text(nbytes: int) -> str:
 def address_map_figure(regions: Sequence[Region], marks: Sequence[Mark] = (),
                        windows: Sequence[Window] = (), *, title: str | None = None,
                        margin: int = 8 * MiB):
-    """A Figure: one panel per segment, regions as bars, windows as spans with the
-    site marked, marks as labelled ticks; breaks labelled with the hidden gap."""
+    """A Figure: one panel per segment, regions as bars (at least 1% of the panel
+    wide, so a small one stays visible), windows as spans with the site marked, marks
+    as labelled lines; breaks labelled with the hidden gap."""
     addresses = [a for r in regions for a in (r.start, r.end)]
     addresses += [m.address for m in marks]
     addresses += [a for w in windows for a in (w.low, w.high, w.site)]
@@ -136,10 +137,11 @@ def _draw_segment(ax, seg: Segment, regions, marks, windows, rows, top) -> None:
     ax.set_xlim(_mib(seg, seg.low), _mib(seg, seg.high))
     ax.set_ylim(-0.5, top + 0.2)
     ax.set_xlabel(f"MiB from {seg.base:#x}", color=style.INK, fontsize=style.FONT_SIZE)
+    least = (seg.high - seg.low) / MiB / 100  # a region narrower than 1% still shows
     for i, region in enumerate(regions):
         span = _clip(seg, region.start, region.end)
         if span:
-            ax.barh(rows["regions"], span[1] - span[0], left=span[0], height=0.5,
+            ax.barh(rows["regions"], max(span[1] - span[0], least), left=span[0], height=0.5,
                     color=style.fill(i), edgecolor=style.INK, linewidth=0.6)
             ax.text(sum(span) / 2, rows["regions"] + 0.4, region.name, ha="center", va="center",
                     fontsize=style.FONT_SIZE, color=style.INK)

@@ -113,9 +113,10 @@ def bitfield_html(word: int, form: str = "I", *, caption: str | None = None) -> 
                     f'<small>{esc(_bit_range(field))}</small></th>')
         bits.append(f'<td {cell}><code style="background:none;color:{style.INK}">'
                     f"{text}</code></td>")
-        values.append(f'<td style="text-align:center;padding:2px 4px">'
+        values.append(f'<td style="text-align:center;padding:2px 4px;{style.BOX_STYLE}">'
                       f"{esc(field_value_text(field, word))}</td>")
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    cap = (f'<caption style="{style.BOX_STYLE}">{esc(caption)}</caption>' if caption
+           else "")
     return (f'<table class="ppcftrace-bits" style="border-collapse:collapse;'
             f'font-family:monospace">{cap}<thead><tr>{"".join(head)}</tr></thead>'
             f'<tbody><tr>{"".join(bits)}</tr><tr>{"".join(values)}</tr></tbody></table>')

@@ -62,6 +62,17 @@ def style_axes(ax) -> None:
         spine.set_color(INK)
 
 
+#: HTML views set their own colours: the book's dark theme would otherwise recolour
+#: inline code and text inside a white box (light pink on white)
+BOX_STYLE = f"background:{BACKGROUND};color:{INK}"
+CODE_STYLE = f"color:{INK};background:#eef0f2;padding:0 3px;border-radius:3px"
+
+
+def html_code(text: str) -> str:
+    """`text` as inline code with explicit colours (escaped)."""
+    return f'<code style="{CODE_STYLE}">{html_escape(text)}</code>'
+
+
 def html_escape(text: str) -> str:
     """Escape text for inclusion in the HTML views."""
     import html

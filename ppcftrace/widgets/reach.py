@@ -72,21 +72,26 @@ def _signed_hex(value: int) -> str:
 
 
 def render_html(view: ReachView) -> str:
-    """The view as static HTML: instruction, word, coloured bits and offset, or the error."""
-    esc = style.html_escape
+    """The view as static HTML: instruction, word, coloured bits and offset, or the error.
+
+    Colours are explicit (dark text on white) so the view reads the same in the
+    book's light and dark themes.
+    """
+    esc, code = style.html_escape, style.html_code
+    box = f'<div class="ppcftrace-reach" role="status" style="{style.BOX_STYLE};padding:2px">'
     mnemonic = "bl" if view.link else "b"
     if view.site is None:
-        return (f'<div class="ppcftrace-reach" role="status"><span style="color:{style.ERROR}">'
-                f"&#9888; {esc(view.error or '')}</span></div>")
-    head = (f"<div><code>{mnemonic} {view.target:#x}</code> at <code>{view.site:#x}</code>: "
-            f"offset <code>{_signed_hex(view.offset or 0)}</code></div>")
+        return (f'{box}<span style="color:{style.ERROR}">&#9888; {esc(view.error or "")}'
+                "</span></div>")
+    head = (f"<div>{code(f'{mnemonic} {view.target:#x}')} at {code(f'{view.site:#x}')}: "
+            f"offset {code(_signed_hex(view.offset or 0))}</div>")
     if not view.ok:
         body = (f'<div style="color:{style.ERROR}" role="alert">&#9888; '
                 f"{esc(view.error or '')}</div>")
     else:
-        body = (f"<div>word <code>{view.word:#010x}</code></div>"
+        body = (f"<div>word {code(f'{view.word:#010x}')}</div>"
                 + bitfield_html(view.word, "I", caption=f"{mnemonic} as an I-form word"))
-    return f'<div class="ppcftrace-reach" role="status">{head}{body}</div>'
+    return f"{box}{head}{body}</div>"
 
 
 class ReachExplorer:
@@ -115,14 +120,16 @@ class ReachExplorer:
     def _refresh(self, _change: object = None) -> None:
         self.output.value = render_html(self.view)
 
-    def static_html(self) -> str:
-        """The explorer's initial state as HTML, for pages without a kernel."""
+    def static_html(self, title: str | None = None) -> str:
+        """The explorer's initial state as HTML, for pages without a kernel; `title`
+        (plain text) heads the box."""
         site, target, link = self._initial
-        esc = style.html_escape
-        inputs = (f"<div>Call site <code>{esc(site)}</code> &middot; Target "
-                  f"<code>{esc(target)}</code> &middot; link: {'yes' if link else 'no'}</div>")
-        return (f'<div class="ppcftrace-snapshot" style="border:1px solid {style.MUTED};'
-                f'border-radius:4px;padding:6px 10px;margin:4px 0 12px">'
+        code = style.html_code
+        head = f"<div><strong>{style.html_escape(title)}</strong></div>" if title else ""
+        inputs = (f"{head}<div>Call site {code(site)} &middot; Target {code(target)} &middot; "
+                  f"link: {'yes' if link else 'no'}</div>")
+        return (f'<div class="ppcftrace-snapshot" style="{style.BOX_STYLE};border:1px solid '
+                f'{style.MUTED};border-radius:4px;padding:6px 10px;margin:4px 0 12px">'
                 f"{inputs}{render_html(evaluate(site, target, link))}</div>")
 
     def _repr_html_(self) -> str:
