@@ -70,6 +70,7 @@ pytest: $(STAMP)
 # -W: any Sphinx warning (including a failing cell) fails; -n: missing references
 # fail; --all: fresh environment; execution is forced by _config.yml.
 book-strict: $(STAMP) vendor
+	rm -rf _build/html  # no stale pages for book-check to trip over
 	$(JB) build . --all -W -n --keep-going
 
 # The built pages: no off-site or missing assets, alt text, .ipynb downloads, and every

@@ -36,7 +36,7 @@ def baseline_addressspace(arch: str) -> float:
 def baseline_bytearray(arch: str) -> float:
     """The same loop on the region's bytearray, with no address space at all."""
     m = synthetic_machine(N, arch)
-    region = m.memory.region("kernel.text")
+    region = m.memory.region("vmlinux .text")
     data, base = region.data, region.start
     work = [(ip - base, bytes(data[ip - base:ip - base + 4])) for ip in m.mcount_sites]
     nop = (0x60000000).to_bytes(4, "big")

@@ -12,7 +12,8 @@ Wiring:
   instruction cache model is registered there;
 - `machine.ftrace`: the `Ftrace` (None with ftrace=False);
 - `machine.cpu`: the interpreter, when `ppcftrace.cpu` is available (cpu=False skips
-  it), with host calls `__host_printk` (printk's formatting, into `machine.log`) and
+  it), with host calls `__host_printk` (`ppcftrace.printk` formatting; each line into
+  `machine.log`) and
   `__host_trace` (function_trace_call's back end: `(ip, parent_ip)` into the trace
   buffer; its clock advances 1 µs per entry, so traces are reproducible).
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
+from ppcftrace.errors import PpcftraceError
 from ppcftrace.maccess import icache_flush_listeners
 
 __all__ = ["start_kernel", "attach_cpu"]
@@ -71,33 +73,37 @@ def attach_cpu(machine):
     icache_flush_listeners(machine).append(cpu.flush_icache_range)
     entry = getattr(machine, "entry", None) or (lambda n: machine.kallsyms.address(
         "." + n if machine.arch == "ppc64" else n))
+
     def host_trace(c) -> None:
         if machine.ftrace is not None:
             machine.ftrace.function_trace_call(c.gpr[3], c.gpr[4])
 
-    def host_printk(c) -> int:
-        text = _format_printk(machine, c)
-        for line in text.splitlines():
-            machine.log.append(line)
-        return len(text)
+    host_printk = _printk_host_call(machine)
 
     for name, fn in (("__host_trace", host_trace), ("__host_printk", host_printk)):
         try:
             cpu.add_host_call(entry(name), fn)
-        except Exception:  # an image without the hook: nothing to intercept
+        except PpcftraceError:  # an image without the hook: nothing to intercept
             pass
     return cpu
 
 
-def _format_printk(machine, cpu) -> str:
-    """printk(fmt, r4..r10): ppcftrace.printk formats when present."""
-    try:
-        from ppcftrace import printk as printk_mod
-    except ImportError:
-        printk_mod = None
-    fmt_addr = cpu.gpr[3]
-    args = [cpu.gpr[i] for i in range(4, 11)]
-    if printk_mod is not None and hasattr(printk_mod, "vsprintf"):
-        return printk_mod.vsprintf(machine.memory, fmt_addr, args, machine.arch)
-    # until ppcftrace.printk lands: the format string itself
-    return machine.memory.read_cstring(fmt_addr).decode("latin-1")
+def _symbolize(machine, addr: int) -> str:
+    """%pS: `name+0xoff/0xsize [module]`, as print_ip_sym shows it."""
+    if getattr(machine, "ftrace", None) is not None:
+        return machine.ftrace.print_ip_sym(addr).split("] ", 1)[1]
+    return machine.kallsyms.symbolize(addr) or f"{addr:#x}"
+
+
+def _printk_host_call(machine):
+    """printk's back end: ppcftrace.printk formats; each line goes to `machine.log`."""
+    from ppcftrace.printk import printk_host_call
+
+    texts: list[str] = []
+    inner = printk_host_call(texts, symbolize=lambda addr: _symbolize(machine, addr))
+
+    def host_printk(cpu) -> int:
+        count = inner(cpu)
+        machine.log.extend(texts.pop().splitlines())
+        return count
+    return host_printk

@@ -214,21 +214,22 @@ class AddressSpace:
         region, offset = self._locate(address, size, access)
         return bytes(region.data[offset : offset + size])
 
-    def _read_int(self, address: int, size: int) -> int:
-        region, offset = self._locate(address, size, "r")
-        return int.from_bytes(region.data[offset : offset + size], "big")
-
+    # one call each: these are the interpreter's loads
     def read_u8(self, address: int) -> int:
-        return self._read_int(address, 1)
+        region, offset = self._locate(address, 1, "r")
+        return region.data[offset]
 
     def read_u16(self, address: int) -> int:
-        return self._read_int(address, 2)
+        region, offset = self._locate(address, 2, "r")
+        return int.from_bytes(region.data[offset : offset + 2], "big")
 
     def read_u32(self, address: int) -> int:
-        return self._read_int(address, 4)
+        region, offset = self._locate(address, 4, "r")
+        return int.from_bytes(region.data[offset : offset + 4], "big")
 
     def read_u64(self, address: int) -> int:
-        return self._read_int(address, 8)
+        region, offset = self._locate(address, 8, "r")
+        return int.from_bytes(region.data[offset : offset + 8], "big")
 
     def fetch(self, address: int) -> int:
         """The instruction word at `address` (needs execute permission)."""

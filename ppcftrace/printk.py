@@ -27,7 +27,7 @@ NULL_PAGE = 4096
 
 
 class PrintkError(PpcftraceError):
-    """The format asks for more arguments than the call passed."""
+    """The format asks for more arguments than the call passed, or an unknown arch."""
 
 
 class _Args:
@@ -102,7 +102,7 @@ def format_printk(fmt: str, args: list[int], read_string: Callable[[int], str], 
                   symbolize: Callable[[int], str] | None = None) -> str:
     """`fmt` formatted with argument slots `args` (see the module docstring)."""
     if arch not in ("ppc64", "ppc32"):
-        raise ValueError(f"unknown arch {arch!r} (ppc64 or ppc32)")
+        raise PrintkError(f"unknown arch {arch!r} (ppc64 or ppc32)")
     a = _Args(list(args), arch)
     out: list[str] = []
     i, n = 0, len(fmt)

@@ -25,11 +25,13 @@ import numpy as np
 
 from ppcftrace.elf.errors import CorruptELF, ELFError
 from ppcftrace.elf.file import ElfFile
-from ppcftrace.elf.sections import SHF_EXECINSTR, SHT_NOBITS
+from ppcftrace.elf.functions import function_names, within
+from ppcftrace.elf.sections import SHF_ALLOC, SHF_EXECINSTR, SHT_NOBITS
 
-__all__ = ["McountSite", "SiteColumns", "MCOUNT_NAMES", "find_sites", "site_columns", "sites_from_relocations",
-           "sites_from_mcount_loc", "bl_sites", "mcount_loc_asm", "record_object",
-           "RecordMcountError", "NotRelocatable"]
+__all__ = ["McountSite", "SiteColumns", "MCOUNT_NAMES", "find_sites", "site_columns",
+           "sites_from_relocations", "relocation_site_columns", "sites_from_mcount_loc",
+           "mcount_loc_addresses", "mcount_entry", "bl_sites", "mcount_loc_asm",
+           "record_object", "RecordMcountError", "NotRelocatable"]
 
 #: the names a profiling call may target (2008 GCC called the dot symbol)
 MCOUNT_NAMES = ("_mcount", "._mcount")
@@ -37,8 +39,6 @@ MCOUNT_SECTION = "__mcount_loc"
 #: call relocation types that reach _mcount: REL24 (both), PLTREL24 (ppc32 -fPIC),
 #: R_PPC64_REL24_NOTOC / REL24_P9NOTOC (pcrel ELFv2)
 CALL_RELOCS = {"ppc64": (10, 116, 124), "ppc32": (10, 18)}
-STT_FUNC, STB_LOCAL, STB_WEAK = 2, 0, 2
-SHN_LORESERVE = 0xFF00
 
 
 class RecordMcountError(ELFError):
@@ -65,152 +65,6 @@ class McountSite(NamedTuple):
     def as_dict(self) -> dict:
         return {"section": self.section, "offset": self.offset, "function": self.function,
                 "symbol": self.symbol}
-
-
-# -- functions as arrays ----------------------------------------------------------------
-
-@dataclass
-class _FunctionTable:
-    """Function code extents as parallel arrays, sorted by (section, start)."""
-
-    shndx: np.ndarray
-    start: np.ndarray
-    size: np.ndarray
-    name_off: np.ndarray     #: string-table offset of the (descriptor or code) symbol
-    bind: np.ndarray
-    dotted: np.ndarray       #: ELFv1 descriptor: the code symbol is "." + its name
-
-    def lookup(self, shndx: int, offsets: np.ndarray) -> np.ndarray:
-        """Index (into this table) of the function holding each offset, or -1."""
-        lo, hi = np.searchsorted(self.shndx, [shndx, shndx + 1])
-        if lo == hi:
-            return np.full(len(offsets), -1, dtype=np.int64)
-        starts = self.start[lo:hi]
-        i = np.searchsorted(starts, offsets, side="right") - 1
-        ok = i >= 0
-        j = np.where(ok, i, 0) + lo
-        # a zero-size symbol (assembly without .size) holds everything up to the next one
-        ends = self.start[j] + np.maximum(self.size[j], 1)
-        nxt = np.append(starts[1:], np.uint64(2**64 - 1))[np.where(ok, i, 0)]
-        ends = np.where(self.size[j] == 0, nxt, ends)
-        ok &= offsets < ends
-        return np.where(ok, j, -1)
-
-
-def _function_table(elf: ElfFile) -> _FunctionTable:
-    raw = elf.symbol_array
-    nsec = len(elf.sections)
-    is_func = (raw["info"] & 15) == STT_FUNC
-    opd = elf.section(".opd") if elf.has_descriptors else None
-    shndx = raw["shndx"].astype(np.int64)
-    value = raw["value"].astype(np.uint64)
-    if opd is not None:
-        desc = is_func & (shndx == opd.index)
-        dv = value[desc]
-        entry, esec = _descriptor_entries(elf, opd, dv)
-        plain = is_func & ~desc & (shndx > 0) & (shndx < min(nsec, SHN_LORESERVE))
-        table = [
-            (esec, entry, raw["size"][desc], raw["name"][desc], raw["info"][desc] >> 4),
-            (shndx[plain], value[plain], raw["size"][plain], raw["name"][plain],
-             raw["info"][plain] >> 4),
-        ]
-        dotted = np.concatenate([np.ones(int(desc.sum()), bool), np.zeros(int(plain.sum()), bool)])
-    else:
-        plain = is_func & (shndx > 0) & (shndx < min(nsec, SHN_LORESERVE))
-        table = [(shndx[plain], value[plain], raw["size"][plain], raw["name"][plain],
-                  raw["info"][plain] >> 4)]
-        dotted = np.zeros(int(plain.sum()), bool)
-    cols = [np.concatenate([t[k] for t in table]).astype(np.uint64 if k in (1, 2) else np.int64)
-            for k in range(5)]
-    keep = cols[0] >= 0       # unresolved descriptors carry section -1
-    cols = [c[keep] for c in cols]
-    dotted = dotted[keep]
-    # descriptors first among functions starting at the same place, then one per place:
-    # a dot symbol beside its descriptor (2008 objects, or recordmcount's own) is the same code
-    order = np.lexsort((~dotted, cols[1], cols[0]))
-    cols, dotted = [c[order] for c in cols], dotted[order]
-    first = np.ones(len(order), bool)
-    first[1:] = (cols[0][1:] != cols[0][:-1]) | (cols[1][1:] != cols[1][:-1])
-    return _FunctionTable(*(c[first] for c in cols), dotted=dotted[first])
-
-
-def _descriptor_entries(elf: ElfFile, opd, dv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(entry, section index) of the descriptors at .opd values `dv`; section -1 if none."""
-    n = len(dv)
-    entry = np.zeros(n, np.uint64)
-    esec = np.full(n, -1, np.int64)
-    if not n:
-        return entry, esec
-    if not elf.is_relocatable:
-        if opd.type == SHT_NOBITS:
-            return entry, esec
-        words = np.frombuffer(opd.data[: len(opd.data) // 8 * 8], dtype=">u8")
-        rel = dv - np.uint64(opd.addr)
-        ok = (dv >= np.uint64(opd.addr)) & (rel // np.uint64(8) < np.uint64(len(words))) \
-            & (rel % np.uint64(8) == 0)
-        idx = np.where(ok, rel // np.uint64(8), 0).astype(np.int64)
-        entry = np.where(ok, words[idx] if len(words) else 0, 0).astype(np.uint64)
-        for sec in elf.sections:          # few sections: a loop is fine
-            if sec.flags & SHF_EXECINSTR and sec.size:
-                inside = ok & _within(entry, sec.addr, sec.size)
-                esec[inside] = sec.index
-        return entry, esec
-    # object: R_PPC64_ADDR64 in .rela.opd at each descriptor's offset
-    raw = elf.symbol_array
-    offs, syms, types, addends = [], [], [], []
-    for rsec in elf.reloc_sections_for(opd):
-        o, s, t, a = elf.reloc_arrays(rsec)
-        offs.append(o), syms.append(s), types.append(t), addends.append(a)
-    if not offs:
-        return entry, esec
-    o, s, t, a = (np.concatenate(x) for x in (offs, syms, types, addends))
-    m = t == 38                            # R_PPC64_ADDR64
-    o, s, a = o[m], s[m].astype(np.int64), a[m]
-    order = np.argsort(o, kind="stable")
-    o, s, a = o[order], s[order], a[order]
-    i = np.searchsorted(o, dv)
-    found = i < len(o)
-    i = np.where(found, i, 0)
-    found &= o[i] == dv if len(o) else found
-    target = s[i]
-    entry = np.where(found, raw["value"][target].astype(np.uint64) + a[i].astype(np.uint64), 0)
-    tsec = raw["shndx"][target].astype(np.int64)
-    esec = np.where(found & (tsec > 0) & (tsec < min(len(elf.sections), SHN_LORESERVE)), tsec, -1)
-    return entry.astype(np.uint64), esec
-
-
-def _within(values: np.ndarray, start: int, size: int) -> np.ndarray:
-    """values in [start, start + size), without overflowing 64 bits at the top."""
-    lo = np.uint64(start)
-    return (values >= lo) & (values - lo < np.uint64(size))
-
-
-def _function_names(elf: ElfFile, table: _FunctionTable, idx: np.ndarray) -> list[str | None]:
-    """The code-symbol name of each table index (None for -1), resolved in one pass."""
-    out: list[str | None] = [None] * len(idx)
-    hit = np.nonzero(idx >= 0)[0]
-    if not len(hit):
-        return out
-    strtab = elf.strtab.data if elf.strtab is not None else b""
-    rows = idx[hit]
-    starts = table.name_off[rows]
-    if len(strtab) == 0 or int(starts.max()) >= len(strtab):
-        raise CorruptELF("symbol name offset outside string table", name=elf.name)
-    # the end of each name is the first NUL at or after its start
-    nuls = np.flatnonzero(np.frombuffer(strtab, dtype=np.uint8) == 0)
-    k = np.searchsorted(nuls, starts)
-    if int(k.max()) >= len(nuls):
-        raise CorruptELF("unterminated symbol name in string table", name=elf.name)
-    ends = nuls[k]
-    names = [strtab[a:b].decode("utf-8", "replace") for a, b in zip(starts.tolist(), ends.tolist())]
-    dotted = table.dotted[rows]
-    if dotted.any():
-        names = ["." + n if d else n for n, d in zip(names, dotted.tolist())]
-    if len(hit) == len(idx):
-        return names
-    for i, n in zip(hit.tolist(), names):
-        out[i] = n
-    return out
 
 
 # -- sites in objects -------------------------------------------------------------------
@@ -263,13 +117,13 @@ def relocation_site_columns(elf: ElfFile) -> SiteColumns:
             hits.setdefault(rsec.info, []).append((offs[hit], syms[hit]))
     if not hits:
         return cols
-    table = _function_table(elf)
+    table = elf.function_table
     for shndx in sorted(hits):
         offs = np.concatenate([h[0] for h in hits[shndx]])
         syms = np.concatenate([h[1] for h in hits[shndx]])
         order = np.argsort(offs, kind="stable")
         offs, syms = offs[order], syms[order]
-        cols.function.extend(_function_names(elf, table, table.lookup(shndx, offs)))
+        cols.function.extend(function_names(elf, table, table.lookup(shndx, offs)))
         cols.section.extend([elf.sections[shndx].name] * len(offs))
         cols.offset.extend(offs.tolist())
         cols.symbol.extend(targets[i] for i in syms.tolist())
@@ -329,19 +183,19 @@ def sites_from_mcount_loc(elf: ElfFile) -> list[McountSite]:
 
 
 def _image_sites(elf: ElfFile, addrs: np.ndarray) -> list[McountSite]:
-    table = _function_table(elf)
+    table = elf.function_table
     symbol = "._mcount" if elf.symbol("._mcount") is not None else "_mcount"
     sites: list[McountSite] = []
     placed = np.zeros(len(addrs), bool)
     for sec in elf.sections:
-        if not (sec.flags & 2 and sec.size) or sec.type == SHT_NOBITS:
+        if not (sec.flags & SHF_ALLOC and sec.size) or sec.type == SHT_NOBITS:
             continue
-        inside = _within(addrs, sec.addr, sec.size)
+        inside = within(addrs, sec.addr, sec.size) & ~placed   # overlaps count once
         if not inside.any():
             continue
         placed |= inside
         a = np.sort(addrs[inside])
-        funcs = _function_names(elf, table, table.lookup(sec.index, a))
+        funcs = function_names(elf, table, table.lookup(sec.index, a))
         sites.extend(McountSite(sec.name, x - sec.addr, f, symbol, x)
                      for x, f in zip(a.tolist(), funcs))
     if not placed.all():
@@ -354,7 +208,7 @@ def _image_sites(elf: ElfFile, addrs: np.ndarray) -> list[McountSite]:
 def bl_sites(elf: ElfFile) -> list[McountSite]:
     """Cross-check for images: every `bl` in executable sections whose target is
     `_mcount`'s entry (decoded with the kernel's `is_bl_op`/`find_bl_target`)."""
-    from ppcftrace.isa.code_patching import find_bl_target, is_bl_op
+    from ppcftrace.isa import find_bl_target, is_bl_op
 
     target = mcount_entry(elf)
     if target is None:
@@ -385,6 +239,7 @@ def find_sites(elf: ElfFile) -> list[McountSite]:
 class _Reference:
     """The symbol a section's `__mcount_loc` entries are written against."""
 
+    section: str
     name: str
     offset: int              #: its offset in the section
     globalize: bool          #: local: recordmcount.pl's objcopy --globalize-symbol dance
@@ -414,13 +269,15 @@ def _references(elf: ElfFile, sections: set[str]) -> dict[str, _Reference]:
             weak = [f for f in funcs if f.bind == "WEAK"]
             if elf.has_descriptors and weak and elf.symbol(weak[0].name) is None:
                 # ELFv1: a new local dot symbol at the weak function's code is safe
-                refs[name] = _Reference(weak[0].name, weak[0].start, globalize=False, add=True)
+                refs[name] = _Reference(name, weak[0].name, weak[0].start, globalize=False,
+                                        add=True)
             else:
                 anchor = f"__mcount_loc_ref_{elf.section(name).index}"
-                refs[name] = _Reference(anchor, 0, globalize=False, add=True)
+                refs[name] = _Reference(name, anchor, 0, globalize=False, add=True)
             continue
         add = elf.has_descriptors and elf.symbol(pick.name) is None
-        refs[name] = _Reference(pick.name, pick.start, globalize=pick.bind == "LOCAL", add=add)
+        refs[name] = _Reference(name, pick.name, pick.start, globalize=pick.bind == "LOCAL",
+                                add=add)
     return refs
 
 
@@ -443,7 +300,8 @@ def record_object(obj_path: str | os.PathLike, out_path: str | os.PathLike | Non
     """Add `__mcount_loc` to a relocatable object, like recordmcount.pl; return the sites.
 
     Writes `out_path`, or replaces `obj_path` in place. An object with no site, or one
-    that already has `__mcount_loc`, is copied unchanged.
+    that already has `__mcount_loc`, is copied unchanged. Every executable section is
+    recorded (the script kept a list: .text, .sched.text, .spinlock.text...).
     """
     from ppcftrace.toolchain import run, tool
 
@@ -479,7 +337,7 @@ def record_object(obj_path: str | os.PathLike, out_path: str | os.PathLike | Non
                     # a dot symbol is code (function); an anchor is a bare label (notype)
                     kind = ",function" if r.name.startswith(".") else ""
                     argv += ["--add-symbol",
-                             f"{r.name}={_section_of(refs, r)}:{r.offset:#x},global{kind}"]
+                             f"{r.name}={r.section}:{r.offset:#x},global{kind}"]
                 elif r.globalize:
                     argv += ["--globalize-symbol", r.name]
             run(argv + ["input.o", "global.o"], cwd=d)
@@ -493,10 +351,6 @@ def record_object(obj_path: str | os.PathLike, out_path: str | os.PathLike | Non
         _copy(os.path.join(d, "result.o"), tmp)
         os.replace(tmp, out_path)
     return sites
-
-
-def _section_of(refs: dict[str, _Reference], ref: _Reference) -> str:
-    return next(sec for sec, r in refs.items() if r is ref)
 
 
 def _copy(src: str, dst: str) -> None:

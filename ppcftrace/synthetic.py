@@ -10,8 +10,10 @@ that gives dot names for PPC64 code. `add_module()` loads a synthetic module the
 module_64.c / module_32.c lay one out: its sites call `_mcount` through a stub (PPC64)
 or PLT entry (PPC32), and `mod.arch.tramp` is one more to `ftrace_caller`.
 
-The result duck-types the parts of `ppcftrace.machine.Machine` that ftrace uses:
-`arch`, `memory`, `kallsyms`, `mcount_sites`, `modules`, `module_notifiers`, `log`.
+`_mcount` and `ftrace_caller` are copied from the fixture kernel, so a synthetic
+kernel runs the same tracer entry code. The result duck-types the parts of
+`ppcftrace.machine.Machine` that ftrace and the `boot` command use: `arch`, `memory`,
+`kallsyms`, `toc`, `entry()`, `mcount_sites`, `modules`, `module_notifiers`, `log`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ppcftrace.errors import PpcftraceError
 from ppcftrace.isa import BRANCH_SET_LINK, PPC_HA, PPC_LO, assemble, create_branch
 from ppcftrace.memory import AddressSpace
 
-__all__ = ["SyntheticMachine", "SyntheticModule", "SyntheticError", "ModArch", "synthetic_machine", "KERNELBASE",
+__all__ = ["SyntheticMachine", "SyntheticModule", "SyntheticError", "Stub", "ModArch", "synthetic_machine", "KERNELBASE",
            "MODULE_AREA", "PROLOGUE"]
 
 KERNELBASE = {"ppc64": 0xC000000000000000, "ppc32": 0xC0000000}
@@ -41,15 +43,30 @@ PROLOGUE_SITE = {"ppc64": 3, "ppc32": 2}
 #: bytes per synthetic function (prologue padded with nops)
 FUNC_SIZE = 48
 
-#: the 2008 entry_64.S / entry_32.S ftrace_caller, as in fixtures/arch/*/entry_*.S
-FTRACE_CALLER = {
-    "ppc64": ("mflr r3", "ld r11,0(r1)", "stdu r1,-112(r1)", "std r3,128(r1)", "ld r4,16(r11)",
-              "addi r3,r3,-4", "@ftrace_call", "bl {ftrace_stub}", "nop", "ld r0,128(r1)",
-              "mtlr r0", "addi r1,r1,112", "blr"),
-    "ppc32": ("mflr r3", "lwz r11,0(r1)", "stwu r1,-32(r1)", "stw r3,36(r1)", "lwz r4,4(r11)",
-              "addi r3,r3,-4", "@ftrace_call", "bl {ftrace_stub}", "nop", "lwz r0,36(r1)",
-              "mtlr r0", "addi r1,r1,32", "blr"),
-}
+
+
+#: the entry_*.S functions, in the fixture kernel's order: one contiguous block
+ENTRY_CODE = ("_mcount", "ftrace_caller", "ftrace_stub", "__host_printk", "__host_trace")
+
+
+def fixture_entry_code(arch: str) -> tuple[bytes, dict[str, tuple[int, int]]]:
+    """The fixture kernel's entry_*.S block (ENTRY_CODE) and {name: (offset, size)},
+    including the label `ftrace_call`. The block only branches inside itself (ftrace_caller
+    falls through into ftrace_stub; `bl ftrace_stub` at ftrace_call), so it runs anywhere:
+    the synthetic kernel executes the same tracer entry code as the fixture one."""
+    from ppcftrace.elf import ElfFile
+    from ppcftrace.machine import fixture_path
+
+    elf = ElfFile.open(str(fixture_path("vmlinux", arch)))
+    dot = "." if arch == "ppc64" else ""
+    syms = {name: elf.symbol(dot + name) for name in ENTRY_CODE}
+    start = syms["_mcount"].value
+    end = max(s.value + s.size for s in syms.values())
+    sec = elf.section_at(start)
+    block = bytes(sec.data[start - sec.addr:end - sec.addr])
+    where = {name: (s.value - start, s.size) for name, s in syms.items()}
+    where["ftrace_call"] = (elf.symbol("ftrace_call").value - start, 0)
+    return block, where
 
 
 class SyntheticError(PpcftraceError):
@@ -78,6 +95,15 @@ class SyntheticKallsyms:
         self._code.extend(entries)
         self._starts.extend(e[0] for e in entries)
 
+    def __contains__(self, name: str) -> bool:
+        return name in self._addr
+
+    def symbolize(self, address: int) -> str | None:
+        hit = self.lookup(address)
+        if hit is None:
+            return None
+        return f"{hit[0]}+{hit[1]:#x}" if hit[1] else hit[0]
+
     def address(self, name: str) -> int:
         try:
             return self._addr[name]
@@ -92,6 +118,15 @@ class SyntheticKallsyms:
         if size and address >= start + size:
             return None
         return name, address - start, size
+
+
+@dataclass(frozen=True)
+class Stub:
+    """A stub (PPC64) or PLT entry (PPC32): where it is, the code it reaches, its words."""
+
+    address: int
+    target: int
+    words: tuple[int, ...]
 
 
 @dataclass
@@ -152,16 +187,15 @@ class SyntheticMachine:
 
     def _build_kernel(self, n: int) -> None:
         arch, base = self.arch, KERNELBASE[self.arch]
-        entry_names = ("_mcount", "ftrace_caller", "ftrace_stub", "function_trace_call", "__host_trace")
+        block, where = fixture_entry_code(arch)
         text_start = base + 0x1000
-        # ftrace entry points first, then the N functions
-        layout, at = {}, text_start
-        sizes = {"_mcount": 4 if arch == "ppc64" else 16, "ftrace_caller": 4 * len(FTRACE_CALLER[arch]),
-                 "ftrace_stub": 4, "function_trace_call": 4, "__host_trace": 4}
-        for name in entry_names:
-            layout[name] = at
-            at += (sizes[name] + 15) & ~15
-        funcs_start = at
+        fn_trace = text_start + ((len(block) + 15) & ~15)
+        layout = {name: text_start + off for name, (off, _) in where.items() if name != "ftrace_call"}
+        layout["function_trace_call"] = fn_trace
+        sizes = {name: size for name, (_, size) in where.items()}
+        sizes["function_trace_call"] = 4
+        entry_names = ENTRY_CODE + ("function_trace_call",)
+        funcs_start = fn_trace + 16
         text_end = funcs_start + n * FUNC_SIZE
         opd_start = (text_end + 0xFFF) & ~0xFFF
         names = entry_names + tuple(f"func_{i}" for i in range(n))
@@ -169,31 +203,16 @@ class SyntheticMachine:
         image_end = opd_start + max(opd_size, 8)
         self.toc = (opd_start + opd_size + 0x8000) if arch == "ppc64" else None
         text = bytearray(text_end - base)
-
-        def put(addr: int, word: int) -> None:
-            struct.pack_into(">I", text, addr - base, word)
+        text[text_start - base:text_start - base + len(block)] = block
+        self.kallsyms.add("ftrace_call", text_start + where["ftrace_call"][0], 0, code=False)
 
         def fptr(name: str) -> int:
             # what C calls the function: its descriptor on PPC64, its code on PPC32
             return opd_start + 24 * names.index(name) if arch == "ppc64" else layout[name]
 
         mcount = layout["_mcount"]
-        if arch == "ppc64":
-            put(mcount, assemble("blr"))
-        else:  # entry_32.S: restore LR from 4(r1), return through ctr
-            for i, line in enumerate(("mflr r0", "mtctr r0", "lwz r0,4(r1)", "mtlr r0")):
-                put(mcount + 4 * i, assemble(line, arch=arch))
-            put(mcount + 16 - 4, assemble("bctr"))
-        at = layout["ftrace_caller"]
-        for line in FTRACE_CALLER[arch]:
-            if line == "@ftrace_call":
-                self.kallsyms.add("ftrace_call", at, 0, code=False)
-                continue
-            line = line.format(ftrace_stub=layout["ftrace_stub"])
-            put(at, assemble(line, address=at, arch=arch))
-            at += 4
-        for name in ("ftrace_stub", "function_trace_call", "__host_trace"):
-            put(layout[name], assemble("blr"))
+        # function_trace_call(ip, parent_ip) { __host_trace(ip, parent_ip); }, as a tail call
+        struct.pack_into(">I", text, fn_trace - base, create_branch(fn_trace, layout["__host_trace"], 0, arch))
         for name in entry_names:
             self.kallsyms.add(self._dot(name), layout[name], sizes[name])
             if arch == "ppc64":
@@ -215,7 +234,7 @@ class SyntheticMachine:
             syms.append((addr, FUNC_SIZE, self._dot(f"func_{i}")))
         self.kallsyms.add_sorted(syms)
         self.mcount_sites = sites
-        self.memory.map("kernel.text", base, len(text), "rwx", bytes(text))
+        self.memory.map("vmlinux .text", base, len(text), "rwx", bytes(text))
         opd = bytearray(max(opd_size, 8))
         if arch == "ppc64":
             for j, name in enumerate(names):
@@ -223,13 +242,19 @@ class SyntheticMachine:
                 struct.pack_into(">QQQ", opd, 24 * j, entry, self.toc, 0)
                 if name not in layout:
                     self.kallsyms._addr[name] = opd_start + 24 * j
-        self.memory.map("kernel.data", opd_start, image_end - opd_start + 0x10000, "rw", bytes(opd))
+        self.memory.map("vmlinux .opd", opd_start, image_end - opd_start + 0x10000, "rw", bytes(opd))
         self._fptr = fptr
         self.layout = layout
 
     def function_pointer(self, name: str) -> int:
         """The C function pointer of a kernel function (descriptor on PPC64)."""
         return self._fptr(name)
+
+    def entry(self, name: str) -> int:
+        """A kernel function's code address (`schedule` or `.schedule`)."""
+        if self.arch == "ppc64" and not name.startswith("."):
+            name = "." + name
+        return self.kallsyms.address(name)
 
     # -- modules -------------------------------------------------------------------
 
@@ -258,10 +283,11 @@ class SyntheticMachine:
         toc = base + size - 0x8000 if arch == "ppc64" else None
         data = bytearray(size)
         mcount_stub, tramp_stub = stubs_at, stubs_at + stub_size
-        _, stub_bytes = self._far_call(mcount_stub, self._fptr("_mcount"), toc)
-        data[mcount_stub - base:mcount_stub - base + len(stub_bytes)] = stub_bytes
-        _, tramp_bytes = self._far_call(tramp_stub, self._fptr("ftrace_caller"), toc)
-        data[tramp_stub - base:tramp_stub - base + len(tramp_bytes)] = tramp_bytes
+        stubs = []
+        for at, fn in ((mcount_stub, "_mcount"), (tramp_stub, "ftrace_caller")):
+            words, raw = self._far_call(at, self._fptr(fn), toc)
+            data[at - base:at - base + len(raw)] = raw
+            stubs.append(Stub(at, self.entry(fn), tuple(words[:7 if arch == "ppc64" else 4])))
         words = [assemble(l, arch=arch) if "{mcount}" not in l else 0 for l in PROLOGUE[arch]]
         words += [assemble("nop")] * (FUNC_SIZE // 4 - len(words))
         site_off = 4 * PROLOGUE_SITE[arch]
@@ -277,8 +303,8 @@ class SyntheticMachine:
             sites.append(ip)
             symbols[self._dot(f"{name}_func_{i}")] = addr
         self.memory.map(f"module.{name}", base, size, "rwx", bytes(data))
-        mod = SyntheticModule(name, base, size, ModArch(toc, tramp_stub if tramp else None,
-                                                        [mcount_stub, tramp_stub]), sites, symbols)
+        mod = SyntheticModule(name, base, size, ModArch(toc, tramp_stub if tramp else None, stubs),
+                              sites, symbols)
         for sym, addr in symbols.items():
             self.kallsyms.add(sym, addr, FUNC_SIZE)
         self.modules.append(mod)

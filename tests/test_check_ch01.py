@@ -181,4 +181,7 @@ def test_feedback_is_shown_once_in_a_kernel(monkeypatch):
     result = ch01.ex4(sol.is_bl_op)
     assert len(shown) == 1 and shown[0][1] is True
     assert "Correct" in shown[0][0]["text/html"] and "Correct" in shown[0][0]["text/plain"]
-    assert result._ipython_display_() is None
+    result._ipython_display_()  # the cell's echo of the return value: silent
+    assert len(shown) == 1
+    result._ipython_display_()  # an explicit display later: shown
+    assert len(shown) == 2 and shown[1][0] == shown[0][0]

@@ -117,7 +117,7 @@ def test_fetch_fault():
 
 
 @pytest.mark.parametrize("arch,word", [
-    ("ppc64", 0x7C6000A6),       # mfmsr r3
+    ("ppc64", 0x4C000024),       # rfid: no interrupts here
     ("ppc64", 0x7C7F42A6),       # mfspr r3, 0x11f (a PVR-like SPR)
     ("ppc32", 0x7860F82C),       # rldicr: 64-bit only
     ("ppc64", 0xFC00002A),       # fadd: no floating point
@@ -218,6 +218,16 @@ def test_ppc32_call_and_wrapping():
     assert cpu.regs["r3"] == 0xFFFFFFFB
 
 
+def test_bad_requests_are_cpu_errors():
+    from ppcftrace.cpu import CpuError
+
+    cpu, _ = machine(["blr"])
+    with pytest.raises(CpuError):
+        cpu.call(TEXT, *range(9))
+    with pytest.raises(CpuError):
+        CPU(AddressSpace(), "x86")
+
+
 def test_regs_and_stack_views():
     cpu, mem = machine(["blr"])
     cpu.call(TEXT, 1, 2, 3)
@@ -250,3 +260,25 @@ def test_isa_and_cpu_name_the_same_ops():
             assert op_name(word) == name, hex(word)
             checked += 1
     assert checked > 1000
+
+
+def test_msr_and_sprg_for_kernel_code():
+    """No reference runs privileged code (qemu-user raises SIGILL), so these pin the ISA's
+    words: mfmsr r9; mtmsrd r10,1 (EE/RI only); mtmsrd r11 (all); mtsprg 3,r3; mfsprg r4,3."""
+    words = [0x7D2000A6, 0x7D410164, 0x7D600164, 0x7C7343A6, 0x7C9342A6]
+    md = capstone.Cs(capstone.CS_ARCH_PPC, capstone.CS_MODE_64 | capstone.CS_MODE_BIG_ENDIAN)
+    texts = [f"{i.mnemonic} {i.op_str}" for w in words for i in md.disasm(w.to_bytes(4, "big"), 0)]
+    assert texts == ["mfmsr r9", "mtmsrd r10, 1", "mtmsrd r11", "mtspr 0x113, r3", "mfspr r4, 0x113"]
+    cpu, _ = machine([*words, "blr"])
+    assert cpu.msr >> 63 and cpu.msr & 0x8000                  # 64-bit, EE on
+    cpu.gpr[10], cpu.gpr[11] = 0, 0x8000000000001000
+    cpu.pc = TEXT
+    cpu.step()
+    assert cpu.gpr[9] == cpu.msr
+    cpu.step()
+    assert cpu.msr == cpu.gpr[9] & ~0x8002                     # local_irq_disable
+    cpu.step()
+    assert cpu.msr == 0x8000000000001000
+    cpu.call(TEXT + 12, 0x1234)
+    assert cpu.gpr[4] == 0x1234 and cpu.state.sprg[3] == 0x1234
+    assert cpu.regs["msr"] == cpu.msr

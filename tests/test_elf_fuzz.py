@@ -12,7 +12,6 @@ import glob
 import os
 import pathlib
 import random
-import struct
 import time
 import warnings
 
@@ -21,7 +20,7 @@ import pytest
 from conftest import need_toolchain
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "ppcftrace" / "data"
-MUTANTS = 600
+MUTANTS = 1500
 SEED = 20081126
 
 

@@ -238,3 +238,25 @@ def test_elfv2_object_has_plain_names(tmp_path):
     labels = dict((n, a) for a, n in objdump_labels(obj)[".text"])
     assert {f.name: f.start for f in elf.functions} == labels
     assert {s.function for s in find_sites(elf)} == {"leaf", "caller"}
+
+
+def test_functions_are_objdump_labels(files):
+    """Every function (dot names made from .opd on ELFv1) is where objdump puts a label of
+    the same name, and every objdump label that names a FUNC symbol is one of ours."""
+    from ppcftrace.elf import ElfFile
+    from ppcftrace.elf.gnu import objdump_labels
+
+    arch, paths = files
+    checked = 0
+    for path in [p for p in paths if "ppcftrace-samples" in p or str(DATA) in p]:
+        elf = ElfFile.open(path)
+        labels = {(sec, addr, name) for sec, items in objdump_labels(path, arch).items()
+                  for addr, name in items}
+        ours = {(f.section, f.start, f.name) for f in elf.functions}
+        assert ours <= labels, (path, sorted(ours - labels)[:5])
+        funcs = {s.name for s in elf.symbols if s.type == "FUNC"}
+        named = {lab for lab in labels
+                 if lab[2] in funcs or (arch == "ppc64" and lab[2][1:] in funcs)}
+        assert named <= ours, (path, sorted(named - ours)[:5])
+        checked += len(ours)
+    assert checked > 50

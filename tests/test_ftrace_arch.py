@@ -148,13 +148,13 @@ def test_kernel_site_enable_needs_nop(world):
 
 def test_kernel_site_read_fault(world):
     w = world
-    w.m.memory.protect("kernel.text", "x")
+    w.m.memory.protect("vmlinux .text", "x")
     w.expect_failure(errno.EFAULT, None, ftrace_make_nop, w.ctx, None, w.krec, w.mcount)
 
 
 def test_kernel_site_write_fault(world):
     w = world
-    w.m.memory.protect("kernel.text", "rx")
+    w.m.memory.protect("vmlinux .text", "rx")
     w.expect_failure(errno.EPERM, None, ftrace_make_nop, w.ctx, None, w.krec, w.mcount)
 
 
@@ -226,7 +226,7 @@ def test_ppc64_stub_unreadable():
                                        (3, 0xE96C0028), (4, 0xE84C0020)])
 def test_ppc64_stub_word_wrong(index, bad):
     w = w64()
-    stub = w.mod.arch.stubs[0]
+    stub = w.mod.arch.stubs[0].address
     old = w.word(stub + 4 * index)
     w.poke(stub + 4 * index, bad | (old & 0xFFFF if index < 2 else 0))
     w.expect_failure(errno.EINVAL, "Not a trampoline", ftrace_make_nop, w.ctx, w.mod, w.mrec, w.mcount)
@@ -240,7 +240,7 @@ def test_ppc64_stub_high_halves_are_masked():
 
 def test_ppc64_funcaddr_wrong():
     w = w64()
-    stub = w.mod.arch.stubs[0]
+    stub = w.mod.arch.stubs[0].address
     w.m.memory.write_u64(stub + 32, w.m.layout["ftrace_stub"])
     w.expect_failure(errno.EINVAL, f"addr does not match {w.m.layout['ftrace_stub']:x}",
                      ftrace_make_nop, w.ctx, w.mod, w.mrec, w.mcount)
@@ -250,7 +250,7 @@ def test_ppc64_funcaddr_read_through_module_toc():
     """funcaddr is read at mod->arch.toc + offset + 32: a wrong TOC reads elsewhere."""
     w = w64()
     w.mod.arch.toc += 0x1000000
-    where = w.mod.arch.stubs[0] + 0x1000000 + 32
+    where = w.mod.arch.stubs[0].address + 0x1000000 + 32
     w.expect_failure(errno.EFAULT, f"Failed to read {where:x}", ftrace_make_nop, w.ctx, w.mod, w.mrec, w.mcount)
 
 
@@ -326,7 +326,7 @@ def test_ppc32_plt_unreadable():
 @pytest.mark.parametrize("index,bad", [(0, 0x3D800000), (1, 0x398C0000), (2, 0x7D8903A6), (3, 0x4E800020)])
 def test_ppc32_plt_word_wrong(index, bad):
     w = w32()
-    plt = w.mod.arch.stubs[0]
+    plt = w.mod.arch.stubs[0].address
     old = w.word(plt + 4 * index)
     w.poke(plt + 4 * index, bad | (old & 0xFFFF if index < 2 else 0))
     w.expect_failure(errno.EINVAL, "Not a trampoline", ftrace_make_nop, w.ctx, w.mod, w.mrec, w.mcount)
@@ -336,7 +336,7 @@ def test_ppc32_plt_r12_form_is_an_option():
     """The 2012 r12 PLT entry is refused by the 2008 check and accepted with plt="r12"."""
     for plt, ok in (("r11", False), ("r12", True), ("either", True)):
         w = World("ppc32", plt=plt)
-        entry = w.mod.arch.stubs[0]
+        entry = w.mod.arch.stubs[0].address
         for i, (mask, new) in enumerate(((0xFFFF0000, 0x3D800000), (0xFFFF0000, 0x398C0000),
                                          (0xFFFFFFFF, 0x7D8903A6))):
             w.poke(entry + 4 * i, new | (w.word(entry + 4 * i) & ~mask & 0xFFFFFFFF))
@@ -349,7 +349,7 @@ def test_ppc32_plt_r12_form_is_an_option():
 
 def test_ppc32_plt_target_mismatch():
     w = w32()
-    plt = w.mod.arch.stubs[0]
+    plt = w.mod.arch.stubs[0].address
     w.poke(plt + 4, (w.word(plt + 4) & 0xFFFF0000) | ((w.word(plt + 4) + 8) & 0xFFFF))
     target = plt_target(w.word(plt), w.word(plt + 4))
     w.expect_failure(errno.EINVAL, f"Trampoline location {target:08x} does not match addr",
@@ -406,7 +406,7 @@ def test_synthetic_far_calls_match_gnu_as():
     for arch in ("ppc64", "ppc32"):
         need_toolchain(arch)
         w = World(arch)
-        for stub, fn in zip(w.mod.arch.stubs, ("_mcount", "ftrace_caller")):
+        for stub, fn in zip((s.address for s in w.mod.arch.stubs), ("_mcount", "ftrace_caller")):
             if arch == "ppc64":
                 off = stub - w.mod.arch.toc
                 src = [f"addis 12,2,({off})@ha", f"addi 12,12,({off})@l", "std 2,40(1)", "ld 11,32(12)",

@@ -8,9 +8,7 @@ line must use the sizes the cross compilers give for the 2.6.29 structures.
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 
 import pytest
 

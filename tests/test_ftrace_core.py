@@ -272,3 +272,25 @@ def test_trace_of_start_kernel(arch):
         assert f.record(e.ip) is not None and calls(m, e.ip)
         if m.kallsyms.lookup(e.parent_ip):
             assert is_bl_op(m.memory.read_u32(e.parent_ip - 4))
+
+
+@pytest.mark.parametrize("arch", ["ppc64", "ppc32"])
+def test_tracing_a_module_changes_nothing_but_the_trace(arch):
+    """Run hmod's init_module with the tracer off, then on: same result, same log; the
+    trace shows module and kernel functions (module sites go through the trampoline)."""
+    results = []
+    for tracer in ("nop", "function"):
+        m = start_kernel(arch, modules=[str(fixture_path("hmod.o", arch))])
+        if m.cpu is None:
+            pytest.skip("no CPU")
+        mod = m.modules[0]
+        m.ftrace.current_tracer = tracer
+        start = len(m.log)
+        dot = "." if arch == "ppc64" else ""
+        ret = m.cpu.call(mod.symbols[dot + "init_module"], toc=mod.arch.toc)
+        results.append((ret, m.log[start:]))
+        traced = {name for name, _ in m.ftrace.buffer.calls()}
+    assert results[0] == results[1] and results[0][1]
+    dot = "." if arch == "ppc64" else ""
+    assert {dot + "init_module", dot + "hmod_hello", dot + "strlen", dot + "printk"} <= traced
+    assert dot + "hmod_untraced" not in traced  # notrace: no mcount site

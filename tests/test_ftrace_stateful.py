@@ -94,7 +94,7 @@ class FtraceMachine(RuleBasedStateMachine):
         if target_module and self.m.modules:
             region = self.region_of_module(data.draw(st.sampled_from(self.m.modules)))
         else:
-            region = self.mem.region("kernel.text")
+            region = self.mem.region("vmlinux .text")
         before = bytes(region.data)
         old = region.perms
         self.mem.protect(region.name, perms)
@@ -138,7 +138,7 @@ class FtraceMachine(RuleBasedStateMachine):
             w = self.mem.read_u32(ip)
             assert w == NOP or (is_bl_op(w) and find_bl_target(ip, w, arch) in (self.mcount, self.caller))
         for mod in self.m.modules:
-            mstub, tramp = mod.arch.stubs
+            mstub, tramp = (s.address for s in mod.arch.stubs)
             for ip in mod.mcount_sites:
                 w0, w1 = self.mem.read_u32(ip), self.mem.read_u32(ip + 4)
                 calls = is_bl_op(w0) and find_bl_target(ip, w0, arch) in (mstub, tramp)
@@ -175,7 +175,7 @@ class TwoNopsMachine(FtraceMachine):
     @invariant()
     def sites_legal(self):
         for mod in self.m.modules:
-            mstub, tramp = mod.arch.stubs
+            mstub, tramp = (s.address for s in mod.arch.stubs)
             for ip in mod.mcount_sites:
                 w0, w1 = self.mem.read_u32(ip), self.mem.read_u32(ip + 4)
                 calls = is_bl_op(w0) and find_bl_target(ip, w0) in (mstub, tramp) and w1 == LD

@@ -100,3 +100,23 @@ def test_static_html_has_its_own_colours_and_escapes_the_title():
     assert "a &lt;b&gt; &amp; c" in html
     assert html.count("<code ") == html.count("<code")  # no bare <code>
     assert "background:#ffffff" in html
+
+
+def test_ppc32_wraps_around_and_limits_addresses():
+    # a bl near address 0 reaching the top of a 32-bit address space: the kernel's
+    # C long arithmetic wraps; capstone (32-bit mode) prints the target sign-extended
+    view = evaluate("0x100", "0xffffff00", arch="ppc32")
+    assert view.ok and view.offset == -0x200
+    cs32 = capstone.Cs(capstone.CS_ARCH_PPC, capstone.CS_MODE_32 | capstone.CS_MODE_BIG_ENDIAN)
+    insn = next(cs32.disasm(view.word.to_bytes(4, "big"), 0x100))
+    assert insn.mnemonic == "bl" and int(insn.op_str, 16) % 2**32 == 0xFFFFFF00
+    assert not evaluate("0x100", "0xffffff00").ok  # on ppc64 that is 4 GiB away
+    assert "wider than 32 bits" in evaluate("0x100", "0x100000000", arch="ppc32").error
+    assert "unknown architecture" in evaluate("0", "0", arch="x86").error
+
+
+def test_explorer_machine_dropdown():
+    explorer = ReachExplorer(site=0x100, target=0xFFFFFF00)
+    assert "cannot branch" in explorer.output.value
+    explorer.arch.value = "ppc32"
+    assert explorer.view.ok and "cannot branch" not in explorer.output.value

@@ -14,7 +14,7 @@ Chapter checkers live in `ppcftrace.check.chNN`, one function per exercise
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 __all__ = ["CheckResult", "Mistake", "correct", "wrong", "report", "show", "call_safely",
@@ -29,6 +29,7 @@ class CheckResult:
     ok: bool
     message: str
     hint: str = ""
+    _echo_pending: bool = field(default=False, compare=False, repr=False)
 
     def __bool__(self) -> bool:
         return self.ok
@@ -47,7 +48,14 @@ class CheckResult:
         return f"<CheckResult {self.exercise}: {state}>"
 
     def _ipython_display_(self) -> None:
-        """Show nothing: `report` has already shown the feedback, once."""
+        # The checker has just shown this feedback; skip the echo of the cell's
+        # return value once, but show it when displayed again later.
+        if self._echo_pending:
+            object.__setattr__(self, "_echo_pending", False)
+            return
+        from IPython.display import display
+
+        display({"text/plain": self.text, "text/html": self._repr_html_()}, raw=True)
 
     def _repr_html_(self) -> str:
         colour = "#1b7f3b" if self.ok else "#b00020"
@@ -91,6 +99,7 @@ def report(exercise: str, check: Callable[[], str | None], *, quiet: bool = Fals
         result = correct(exercise, "Correct" + (f". {extra}" if extra else ""))
     if not quiet:
         show(result)
+        object.__setattr__(result, "_echo_pending", True)
     return result
 
 

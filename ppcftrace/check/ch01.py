@@ -59,7 +59,7 @@ def _diagnose_bl(word: Any, ip: int, target: int) -> None:
     if not 0 <= word <= _WORD:
         raise Mistake("the answer is not a 32-bit instruction word" + where,
                       "a negative offset has ones far above bit 31; keep only the LI "
-                      "bits with a mask")
+                      "bits with a mask" if word < 0 else "an instruction is 32 bits wide")
     if word >> 26 != expected >> 26:
         raise Mistake(f"the primary opcode (bits 0-5) is {word >> 26}, not the opcode of "
                       "b/bl" + where,

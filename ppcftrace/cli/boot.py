@@ -16,6 +16,8 @@ def register(subparsers) -> None:
                    help="relocatable module object to load (repeatable); NAME defaults "
                         "to the file name without .o")
     p.add_argument("--json", action="store_true", help="print the machine as JSON")
+    p.add_argument("--no-ftrace", action="store_true",
+                   help="skip ftrace_init(): leave every site calling _mcount")
     p.set_defaults(run=run)
 
 
@@ -35,10 +37,10 @@ def run(args) -> int:
 
     from ppcftrace.kernel import start_kernel
 
-    # ftrace=False for now: the sites stay `bl _mcount` ("call"); boot-time
-    # conversion to nops is ftrace_init()'s job (start_kernel with ftrace=True)
+    # ftrace_init() turns every site into a nop ("nop"); --no-ftrace shows the
+    # sites as linked and loaded (`bl _mcount`, "call")
     machine = start_kernel(args.arch, [split_module_arg(t) for t in args.module],
-                           ftrace=False, cpu=False)
+                           ftrace=not args.no_ftrace, cpu=False)
     doc = boot_json(machine)
     if args.json:
         print(json.dumps(doc, indent=1))

@@ -16,6 +16,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    import os
+
+    # numpy's OpenBLAS starts a thread per core on import (tens of ms of CPU); this
+    # command does no linear algebra. setdefault: a user's own setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # imported here: `ppcftrace --help` and the other commands never load numpy
     from ppcftrace.elf.file import ElfFile
     from ppcftrace.recordmcount import find_sites, site_columns

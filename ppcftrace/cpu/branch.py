@@ -171,13 +171,28 @@ def _spr(w: int) -> int:
     return ((w >> 16) & 31) | (((w >> 11) & 31) << 5)
 
 
+SPRG0 = 272
+MSR_EE, MSR_RI = 1 << 15, 1 << 1
+
+
 @op("mfspr", "mtspr")
 def _spr_move(cpu, w, pc, name=None):
     g, st, M = cpu.gpr, cpu.state, cpu.mask
     r = (w >> 21) & 31
     spr = _spr(w)
+    if SPRG0 <= spr < SPRG0 + 4:
+        n = spr - SPRG0
+        if name == "mfspr":
+            def f(pc):
+                g[r] = st.sprg[n]
+                return pc + 4
+        else:
+            def f(pc):
+                st.sprg[n] = g[r]
+                return pc + 4
+        return f
     if spr not in (1, 8, 9):
-        raise Unsupported(f"{name} of SPR {spr} (only XER, LR and CTR)")
+        raise Unsupported(f"{name} of SPR {spr} (only XER, LR, CTR and SPRG0-3)")
     attr = {1: "xer", 8: "lr", 9: "ctr"}[spr]
     if name == "mfspr":
         def f(pc):
@@ -190,6 +205,32 @@ def _spr_move(cpu, w, pc, name=None):
     else:
         def f(pc):
             setattr(st, attr, g[r])
+            return pc + 4
+    return f
+
+
+@op("mfmsr", "mtmsr", "mtmsrd")
+def _msr(cpu, w, pc, name=None):
+    """The MSR as privileged kernel code sees it; with L=1 only EE and RI change
+    (how local_irq_disable/enable are written)."""
+    g, st, M = cpu.gpr, cpu.state, cpu.mask
+    r = (w >> 21) & 31
+    if name == "mfmsr":
+        def f(pc):
+            g[r] = st.msr
+            return pc + 4
+        return f
+    if name == "mtmsrd" and not cpu.is64:
+        raise Unsupported("mtmsrd is a 64-bit instruction")
+    if (w >> 16) & 1:
+        def f(pc):
+            st.msr = (st.msr & ~(MSR_EE | MSR_RI)) | (g[r] & (MSR_EE | MSR_RI))
+            return pc + 4
+    else:
+        low = 0xFFFFFFFF if name == "mtmsr" else M   # mtmsr leaves the high word alone
+
+        def f(pc):
+            st.msr = (st.msr & ~low & M) | (g[r] & low)
             return pc + 4
     return f
 

@@ -30,7 +30,7 @@ _XO = {8: "subfc", 9: "mulhdu", 10: "addc", 11: "mulhwu", 40: "subf", 73: "mulhd
 #: X-form under primary 31: keyed by the 10-bit extended opcode
 _X = {0: "cmp", 4: "tw", 19: "mfcr", 20: "lwarx", 21: "ldx", 23: "lwzx", 24: "slw",
       26: "cntlzw", 27: "sld", 28: "and", 32: "cmpl", 53: "ldux", 54: "dcbst", 55: "lwzux",
-      58: "cntlzd", 60: "andc", 68: "td", 84: "ldarx", 86: "dcbf", 87: "lbzx", 119: "lbzux",
+      58: "cntlzd", 60: "andc", 68: "td", 83: "mfmsr", 146: "mtmsr", 178: "mtmsrd", 84: "ldarx", 86: "dcbf", 87: "lbzx", 119: "lbzux",
       124: "nor", 144: "mtcrf", 149: "stdx", 150: "stwcx.", 151: "stwx", 181: "stdux",
       183: "stwux", 214: "stdcx.", 215: "stbx", 246: "dcbtst", 247: "stbux", 278: "dcbt",
       279: "lhzx", 284: "eqv", 311: "lhzux", 316: "xor", 339: "mfspr", 341: "lwax",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from ppcftrace.cpu.compile import compile_word
-from ppcftrace.cpu.errors import CpuMemoryFault, InstructionLimit
+from ppcftrace.cpu.errors import CpuError, CpuMemoryFault, InstructionLimit
 from ppcftrace.cpu.hostcalls import host_closure
 from ppcftrace.cpu.state import Registers
 from ppcftrace.memory import AddressSpace, MemoryFault
@@ -15,6 +15,8 @@ RETURN_ADDRESS = {"ppc64": 0xFFFF_FFFF_FFFF_FEE0, "ppc32": 0xFFFF_FEE0}
 #: the stack `call()` maps when none was given: [top - size, top)
 DEFAULT_STACK_TOP = 0x8000_0000
 DEFAULT_STACK_SIZE = 0x10000
+#: the MSR at reset: kernel mode, translation on, interrupts enabled (SF on ppc64)
+MSR_KERNEL = {"ppc64": 0x8000_0000_0000_9032, "ppc32": 0x9032}
 #: bytes `call()` leaves above r1 for the callee to save LR in its caller's frame
 CALLER_FRAME = {"ppc64": 112, "ppc32": 16}
 
@@ -32,13 +34,14 @@ class CPU:
                  stack_top: int | None = None, max_instructions: int = 5_000_000,
                  journal_stores: bool = False):
         if arch not in RETURN_ADDRESS:
-            raise ValueError(f"unknown arch {arch!r} (ppc64 or ppc32)")
+            raise CpuError(f"unknown arch {arch!r} (ppc64 or ppc32)")
         self.arch = arch
         self.is64 = arch == "ppc64"
         self.bits = 64 if self.is64 else 32
         self.mask = (1 << self.bits) - 1
         self.memory = memory
         self.state = Registers()
+        self.state.msr = MSR_KERNEL[arch]
         self.gpr = self.state.gpr
         self.pc = 0
         self.stack_top = stack_top
@@ -75,6 +78,7 @@ class CPU:
     # -- registers ----------------------------------------------------------------
 
     lr = property(lambda self: self.state.lr, lambda self, v: setattr(self.state, "lr", v & self.mask))
+    msr = property(lambda self: self.state.msr, lambda self, v: setattr(self.state, "msr", v & self.mask))
     ctr = property(lambda self: self.state.ctr, lambda self, v: setattr(self.state, "ctr", v & self.mask))
     cr = property(lambda self: self.state.cr, lambda self, v: setattr(self.state, "cr", v & 0xFFFFFFFF))
     xer = property(lambda self: self.state.xer, lambda self, v: setattr(self.state, "xer", v & 0xFFFFFFFF))
@@ -84,9 +88,10 @@ class CPU:
 
     @property
     def regs(self) -> dict[str, int]:
-        """A snapshot: r0..r31, pc, lr, ctr, cr, xer."""
+        """A snapshot: r0..r31, pc, lr, ctr, cr, xer, msr."""
         out = {f"r{i}": v for i, v in enumerate(self.gpr)}
-        out.update(pc=self.pc, lr=self.state.lr, ctr=self.state.ctr, cr=self.state.cr, xer=self.state.xer)
+        out.update(pc=self.pc, lr=self.state.lr, ctr=self.state.ctr, cr=self.state.cr, xer=self.state.xer,
+                   msr=self.state.msr)
         return out
 
     def stack(self, count: int = 16) -> list[tuple[int, int]]:
@@ -235,7 +240,7 @@ class CPU:
         (`run()` continues).
         """
         if len(args) > 8:
-            raise ValueError("at most 8 register arguments (r3..r10)")
+            raise CpuError(f"call() takes at most 8 register arguments (r3..r10), not {len(args)}")
         sp = self._stack_pointer()
         # a null back chain ends the stack
         self.memory.write(sp, bytes(self.bits // 8), "cpu", journal=self.journal_stores)

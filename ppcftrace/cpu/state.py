@@ -9,7 +9,7 @@ class Registers:
     Values are unsigned and already reduced to the register width.
     """
 
-    __slots__ = ("gpr", "cr", "lr", "ctr", "so", "ov", "ca", "xer_rest", "reserve")
+    __slots__ = ("gpr", "cr", "lr", "ctr", "so", "ov", "ca", "xer_rest", "reserve", "msr", "sprg")
 
     def __init__(self) -> None:
         self.gpr = [0] * 32
@@ -21,6 +21,10 @@ class Registers:
         self.xer_rest = 0
         #: lwarx/ldarx reservation address, or None
         self.reserve = None
+        #: machine state: the CPU set it to kernel mode with interrupts on (MSR_EE)
+        self.msr = 0
+        #: SPRG0..3, the kernel's scratch SPRs
+        self.sprg = [0, 0, 0, 0]
 
     @property
     def xer(self) -> int:

@@ -13,34 +13,19 @@ from functools import cached_property
 
 import numpy as np
 
-from ppcftrace.elf.errors import CorruptELF, ELFError
+from ppcftrace.elf.errors import CorruptELF
 from ppcftrace.elf.header import ET_REL, Header, parse_header
+from ppcftrace.elf.functions import Function, FunctionTable, function_names, function_table
 from ppcftrace.elf.opd import R_PPC64_ADDR64, R_PPC64_TOC, Descriptor, read_words
 from ppcftrace.elf.relocations import (Relocation, check_reloc_section, reloc_array,
                                        reloc_type_name)
 from ppcftrace.elf.sections import (SHT_DYNSYM, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_SYMTAB,
-                                    Section, parse_sections)
-from ppcftrace.elf.symbols import (SHN_LORESERVE, Symbol, check_symtab, make_symbols,
+                                    Section, cstring, parse_sections)
+from ppcftrace.elf.symbols import (BINDS, SYM_DTYPE, Symbol, check_symtab, make_symbols,
                                    symbol_array)
 
 __all__ = ["ElfFile", "Function"]
 
-STT_FUNC = 2
-
-
-@dataclass(frozen=True)
-class Function:
-    """A function's code: its code-symbol name (`.foo` on ELFv1), section and extent.
-
-    `start` is an offset in the section for objects, an address for images.
-    """
-
-    name: str
-    section: str
-    shndx: int
-    start: int
-    size: int
-    bind: str
 
 
 class ElfFile:
@@ -119,7 +104,7 @@ class ElfFile:
     def symbol_array(self) -> np.ndarray:
         """The raw symbol table (numpy structured array; empty without one)."""
         if self.strtab is None:
-            return np.zeros(0, dtype=symbol_array.__globals__["SYM_DTYPE"][self.bits])
+            return np.zeros(0, dtype=SYM_DTYPE[self.bits])
         return symbol_array(self.symtab, self.bits)
 
     @cached_property
@@ -148,7 +133,6 @@ class ElfFile:
         if not 0 <= index < len(raw):
             raise CorruptELF(f"symbol index {index} outside symbol table ({len(raw)} entries)",
                              name=self.name)
-        from ppcftrace.elf.sections import cstring
         nm = int(raw["name"][index])
         if nm == 0 and raw["info"][index] & 15 == 3:
             shndx = int(raw["shndx"][index])
@@ -260,41 +244,24 @@ class ElfFile:
         return None
 
     @cached_property
+    def function_table(self) -> FunctionTable:
+        """Functions as numpy arrays (what recordmcount searches)."""
+        return function_table(self)
+
+    @cached_property
     def functions(self) -> list[Function]:
         """Every function's code, by section and start (dot names on ELFv1)."""
-        out = []
-        if self.has_descriptors and self.section(".opd") is not None:
-            opd_index = self.section(".opd").index
-            by_place = {(s.value, s.name): s for s in self.symbols
-                        if s.type == "FUNC" and s.shndx == opd_index}
-            for d in self.descriptors:
-                s = by_place[(d.address, d.name)]
-                sec = self.section(d.section) if d.section else None
-                if sec is None:
-                    continue
-                out.append(Function(d.dot_name, sec.name, sec.index, d.entry, s.size, s.bind))
-        ndesc = len(out)
-        for s in self.symbols:
-            if s.type != "FUNC" or not 0 < s.shndx < min(len(self.sections), SHN_LORESERVE):
-                continue
-            sec = self.sections[s.shndx]
-            if sec.name == ".opd" and self.has_descriptors:
-                continue
-            out.append(Function(s.name, sec.name, sec.index, s.value, s.size, s.bind))
-        # a dot symbol beside its descriptor names the same code: keep the descriptor's
-        seen = {(f.shndx, f.start, f.name) for f in out[:ndesc]}
-        out = out[:ndesc] + [f for f in out[ndesc:] if (f.shndx, f.start, f.name) not in seen]
-        out.sort(key=lambda f: (f.shndx, f.start, f.name))
-        return out
+        t = self.function_table
+        names = function_names(self, t, np.arange(len(t.start)))
+        return [Function(name, self.sections[shndx].name, shndx, start, size,
+                         BINDS.get(bind, str(bind)))
+                for name, shndx, start, size, bind in zip(
+                    names, t.shndx.tolist(), t.start.tolist(), t.size.tolist(), t.bind.tolist())]
 
     def function_at(self, shndx: int, offset: int) -> Function | None:
         """The function of section `shndx` whose extent holds `offset` (address for images)."""
-        best = None
-        for f in self.functions:
-            if f.shndx == shndx and f.start <= offset < f.start + max(f.size, 1):
-                if best is None or f.start > best.start:
-                    best = f
-        return best
+        i = int(self.function_table.lookup(shndx, np.array([offset], dtype=np.uint64))[0])
+        return None if i < 0 else self.functions[i]
 
     def entry_of(self, name: str) -> int | None:
         """A function's code address (images) or section offset (objects).
@@ -313,10 +280,3 @@ class ElfFile:
             return s.value
         return None
 
-
-def open_elf(path: str | os.PathLike) -> ElfFile:
-    """`ElfFile.open`, with OS errors left as they are and anything else made an ELFError."""
-    try:
-        return ElfFile.open(path)
-    except (ELFError, OSError):
-        raise

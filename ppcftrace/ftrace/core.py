@@ -66,6 +66,8 @@ class Ftrace:
         self.records: list[DynFtrace] = []
         self._names: dict[int, str] = {}
         self._symbol_starts: list[int] | None = None
+        self._addresses: dict[str, int] = {}
+        self._by_ip: dict[int, DynFtrace] = {}
         #: ftrace_disabled: set by ftrace_kill() after an anomaly; stronger than ftrace_enabled
         self.ftrace_disabled = False
         #: the kernel.ftrace_enabled sysctl
@@ -102,12 +104,10 @@ class Ftrace:
 
     def symbol_address(self, name: str) -> int:
         """The address of kernel symbol `name` (the ELF symbol; `ftrace_call` is a code label)."""
-        kernel = getattr(self.machine, "kernel", None)
-        if kernel is not None and hasattr(kernel, "symbol"):
-            sym = kernel.symbol(name)
-            if sym is not None:
-                return sym.value
-        return self.machine.kallsyms.address(name)
+        cached = self._addresses.get(name)
+        if cached is None:
+            cached = self._addresses[name] = self.machine.kallsyms.address(name)
+        return cached
 
     @property
     def MCOUNT_ADDR(self) -> int:  # noqa: N802 - the kernel's name
@@ -232,6 +232,7 @@ class Ftrace:
                 continue
             rec = DynFtrace(addr)
             self.records.append(rec)
+            self._by_ip[addr] = rec
             new.append(rec)
         self.ftrace_update_code(mod, new)
 
@@ -262,6 +263,8 @@ class Ftrace:
         rec.flags |= FTRACE_FL_FREE
         self.records.remove(rec)
         self._names.pop(rec.ip, None)
+        if self._by_ip.get(rec.ip) is rec:
+            del self._by_ip[rec.ip]
 
     def ftrace_release(self, start: int, size: int) -> int:
         """Free the records in [start, start + size) (a module going away); return how many."""
@@ -272,6 +275,8 @@ class Ftrace:
         for rec in gone:
             rec.flags |= FTRACE_FL_FREE
             self._names.pop(rec.ip, None)
+            if self._by_ip.get(rec.ip) is rec:
+                del self._by_ip[rec.ip]
         keep = set(map(id, gone))
         self.records = [r for r in self.records if id(r) not in keep]
         return len(gone)
@@ -285,10 +290,7 @@ class Ftrace:
 
     def record(self, ip: int) -> DynFtrace | None:
         """The live record for call site `ip`, or None."""
-        for rec in self.records:
-            if rec.ip == ip:
-                return rec
-        return None
+        return self._by_ip.get(ip)
 
     # -- patching everything ----------------------------------------------------------
 
@@ -363,6 +365,7 @@ class Ftrace:
             self.ftrace_update_ftrace_func(self.ftrace_trace_function)
 
     def ftrace_startup(self) -> None:
+        """One more user: enable the call sites, update ftrace_call if the function changed."""
         if self.ftrace_disabled:
             return
         self.ftrace_start_up += 1
@@ -373,6 +376,7 @@ class Ftrace:
             self.ftrace_run_update_code(True, update)
 
     def ftrace_shutdown(self) -> None:
+        """One user fewer: disable the call sites when none is left."""
         if self.ftrace_disabled:
             return
         self.ftrace_start_up -= 1
@@ -411,11 +415,10 @@ class Ftrace:
             return
         if self.ftrace_enabled:
             self.ftrace_trace_function = func
-        self._registered = func
         self.ftrace_startup()
 
     def unregister_ftrace_function(self) -> None:
-        self._registered = None
+        """Back to ftrace_stub; the last user gone, disable the call sites."""
         self.ftrace_trace_function = "ftrace_stub"
         self.ftrace_shutdown()
 

@@ -14,7 +14,7 @@ from ppcftrace.errors import PpcftraceError
 from ppcftrace.viz import style
 from ppcftrace.viz.bitfields import bitfield_html
 
-_MAX_ADDRESS = (1 << 64) - 1
+_BITS = {"ppc64": 64, "ppc32": 32}
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class ReachView:
     site: int | None
     target: int | None
     link: bool
+    arch: str = "ppc64"
     word: int | None = None
     offset: int | None = None
     error: str | None = None
@@ -33,8 +34,8 @@ class ReachView:
         return self.word is not None
 
 
-def parse_address(text: str, what: str) -> int:
-    """A hex address ("0x" optional, "_" allowed) in 0..2**64-1, or ValueError."""
+def parse_address(text: str, what: str, bits: int = 64) -> int:
+    """A hex address ("0x" optional, "_" allowed) in 0..2**bits-1, or ValueError."""
     cleaned = text.strip().replace("_", "").lower()
     if cleaned.startswith("0x"):
         cleaned = cleaned[2:]
@@ -43,28 +44,32 @@ def parse_address(text: str, what: str) -> int:
     if any(c not in "0123456789abcdef" for c in cleaned):  # int() would accept "-4"
         raise ValueError(f"{what}: {text.strip()!r} is not a hex number")
     value = int(cleaned, 16)
-    if value > _MAX_ADDRESS:
-        raise ValueError(f"{what}: {text.strip()!r} is wider than 64 bits")
+    if value >> bits:
+        raise ValueError(f"{what}: {text.strip()!r} is wider than {bits} bits")
     return value
 
 
-def evaluate(site_text: str, target_text: str, link: bool = True) -> ReachView:
-    """The explorer's output for these inputs (never raises for bad input)."""
+def evaluate(site_text: str, target_text: str, link: bool = True,
+             arch: str = "ppc64") -> ReachView:
+    """The explorer's output for these inputs (never raises for bad input). On ppc32
+    addresses are 32 bits wide and offsets wrap around, as in the kernel's C long."""
+    if arch not in _BITS:
+        return ReachView(None, None, link, arch, error=f"unknown architecture {arch!r}")
     try:
-        site = parse_address(site_text, "call site")
-        target = parse_address(target_text, "target")
+        site = parse_address(site_text, "call site", _BITS[arch])
+        target = parse_address(target_text, "target", _BITS[arch])
     except ValueError as exc:
-        return ReachView(None, None, link, error=str(exc))
+        return ReachView(None, None, link, arch, error=str(exc))
     flags = isa.BRANCH_SET_LINK if link else 0
     try:
-        word = isa.create_branch(site, target, flags)
+        word = isa.create_branch(site, target, flags, arch=arch)
     except isa.BranchOutOfRange as exc:
-        return ReachView(site, target, link, offset=exc.offset, error=str(exc))
+        return ReachView(site, target, link, arch, offset=exc.offset, error=str(exc))
     except PpcftraceError as exc:  # any other refusal, shown inline all the same
-        return ReachView(site, target, link, offset=target - site, error=str(exc))
+        return ReachView(site, target, link, arch, offset=target - site, error=str(exc))
     # the offset as the word holds it: isa's signed LI field, in bytes
     offset = isa.FORMS["I"].field("LI").extract(word) * 4
-    return ReachView(site, target, link, word=word, offset=offset)
+    return ReachView(site, target, link, arch, word=word, offset=offset)
 
 
 def _signed_hex(value: int) -> str:
@@ -95,27 +100,31 @@ def render_html(view: ReachView) -> str:
 
 
 class ReachExplorer:
-    """Two hex fields (site, target) and a link box; shows `render_html` of the result."""
+    """Two hex fields (site, target), a link box and the machine (ppc64/ppc32); shows
+    `render_html` of the result."""
 
     def __init__(self, site: int = 0xC0000000000512A8, target: int = 0xC000000000008E20,
-                 link: bool = True):
+                 link: bool = True, arch: str = "ppc64"):
         import ipywidgets as w
 
-        self._initial = (f"{site:#x}", f"{target:#x}", link)
+        self._initial = (f"{site:#x}", f"{target:#x}", link, arch)
         text = {"continuous_update": True, "layout": w.Layout(width="26em"),
                 "style": {"description_width": "6em"}}
         self.site = w.Text(value=self._initial[0], description="Call site", **text)
         self.target = w.Text(value=self._initial[1], description="Target", **text)
         self.link = w.Checkbox(value=link, description="link (bl, not b)", indent=False)
+        self.arch = w.Dropdown(options=list(_BITS), value=arch, description="Machine",
+                               layout=w.Layout(width="16em"),
+                               style={"description_width": "6em"})
         self.output = w.HTML()
-        for control in (self.site, self.target, self.link):
+        for control in (self.site, self.target, self.link, self.arch):
             control.observe(self._refresh, names="value")
-        self.widget = w.VBox([self.site, self.target, self.link, self.output])
+        self.widget = w.VBox([self.site, self.target, self.link, self.arch, self.output])
         self._refresh()
 
     @property
     def view(self) -> ReachView:
-        return evaluate(self.site.value, self.target.value, self.link.value)
+        return evaluate(self.site.value, self.target.value, self.link.value, self.arch.value)
 
     def _refresh(self, _change: object = None) -> None:
         self.output.value = render_html(self.view)
@@ -123,14 +132,14 @@ class ReachExplorer:
     def static_html(self, title: str | None = None) -> str:
         """The explorer's initial state as HTML, for pages without a kernel; `title`
         (plain text) heads the box."""
-        site, target, link = self._initial
+        site, target, link, arch = self._initial
         code = style.html_code
         head = f"<div><strong>{style.html_escape(title)}</strong></div>" if title else ""
         inputs = (f"{head}<div>Call site {code(site)} &middot; Target {code(target)} &middot; "
-                  f"link: {'yes' if link else 'no'}</div>")
+                  f"link: {'yes' if link else 'no'} &middot; {arch}</div>")
         return (f'<div class="ppcftrace-snapshot" style="{style.BOX_STYLE};border:1px solid '
                 f'{style.MUTED};border-radius:4px;padding:6px 10px;margin:4px 0 12px">'
-                f"{inputs}{render_html(evaluate(site, target, link))}</div>")
+                f"{inputs}{render_html(evaluate(site, target, link, arch))}</div>")
 
     def _repr_html_(self) -> str:
         return self.static_html()
