@@ -4,8 +4,8 @@ Baseline: `readelf -rW OBJ | grep -c _mcount`, which only counts the relocations
 Target: the whole `ppcftrace mcount` process (interpreter start-up included) takes at
 most 3 times as long as the baseline pipeline, each timed as the best of several runs
 in this same session, on CPU time (user + system, children included; wall time is
-printed too, but on a shared machine it measures the neighbours). The object is generated once (about 25 s of cross gcc) and kept
-in _build/bench_mcount/.
+printed too, but on a shared machine it also measures the neighbours). The object is
+generated once (about 25 s of cross gcc) and kept in _build/bench_mcount/.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -303,6 +302,8 @@ def record_object(obj_path: str | os.PathLike, out_path: str | os.PathLike | Non
     that already has `__mcount_loc`, is copied unchanged. Every executable section is
     recorded (the script kept a list: .text, .sched.text, .spinlock.text...).
     """
+    import tempfile
+
     from ppcftrace.toolchain import run, tool
 
     obj_path = os.fspath(obj_path)
@@ -364,7 +365,8 @@ def _copy(src: str, dst: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ppcftrace.recordmcount",
-                                description="Add __mcount_loc to a -pg object, like recordmcount.pl.")
+                                description="Add __mcount_loc to a -pg object, like "
+                                            "recordmcount.pl.")
     p.add_argument("object")
     p.add_argument("-o", "--output", help="write here instead of replacing OBJECT")
     p.add_argument("--arch", choices=("ppc64", "ppc32"))

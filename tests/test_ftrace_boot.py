@@ -136,3 +136,25 @@ def test_zero_entries_are_skipped():
 def test_no_sites_disables_ftrace():
     m = start_kernel("ppc32", synthetic=0, cpu=False)
     assert m.log == ["ftrace: No functions to be traced?"] and m.ftrace.ftrace_disabled
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_boot_command_shows_nops(arch):
+    """`ppcftrace boot` runs ftrace_init: every record is a nop, in GNU as's words."""
+    import json
+    import subprocess
+    import sys
+    need_toolchain(arch)
+    mods = [str(fixture_path(n, arch)) for n in ("hmod.o", "racemod.o")]
+    proc = subprocess.run([sys.executable, "-m", "ppcftrace", "boot", "--arch", arch, "--module", mods[0],
+                           "--module", mods[1], "--json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    nop, b8, ld = (f"{w:08x}" for w in gnu_words(["nop", "b .+8", "ld 2,40(1)"], "ppc64"))
+    assert doc["record_count"] > 20
+    for r in doc["records"]:
+        assert r["state"] == "nop"
+        if arch == "ppc64" and r["module"]:
+            assert r["words"] == [b8, ld]
+        else:
+            assert r["words"][0] == nop

@@ -294,3 +294,15 @@ def test_tracing_a_module_changes_nothing_but_the_trace(arch):
     dot = "." if arch == "ppc64" else ""
     assert {dot + "init_module", dot + "hmod_hello", dot + "strlen", dot + "printk"} <= traced
     assert dot + "hmod_untraced" not in traced  # notrace: no mcount site
+
+
+def test_ftrace_enabled_sysctl():
+    m = boot("ppc32")
+    f = m.ftrace
+    f.current_tracer = "function"
+    every = set(f.available_filter_functions())
+    assert enabled_sites(m) == every
+    f.set_ftrace_enabled(False)
+    assert enabled_sites(m) == set() and f.current_tracer == "function"
+    f.set_ftrace_enabled(True)
+    assert enabled_sites(m) == every

@@ -11,7 +11,6 @@ Whatever the sequence, on both arches and both PPC64 policies:
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule

@@ -202,7 +202,8 @@ def ex2(answer: Callable[[int, str], int], *, quiet: bool = False) -> CheckResul
     pages" in 2.6.29 with 4 KiB pages."""
     def check() -> str:
         fn = require_callable(answer, "the answer")
-        answers = {(n, arch): require_int(call_safely(fn, n, arch), "the page count")
+        answers = {(n, arch): require_int(call_safely(fn, n, arch), "the page count",
+                                               "return the number of pages as an int")
                    for n, arch in _ex2_cases()}
         _diagnose_pages(answers)
         return "your page counts agree with ftrace's on both machines"

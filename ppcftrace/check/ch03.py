@@ -39,7 +39,8 @@ def ex1(answer: Callable[[Machine, str], int], *, quiet: bool = False) -> CheckR
         # the chapter's example first, so the first message is about a familiar name
         descriptors.sort(key=lambda d: d.name != "schedule")
         for d in descriptors:
-            got = require_int(call_safely(fn, m, d.name), f"code_address(machine, {d.name!r})")
+            got = require_int(call_safely(fn, m, d.name), f"code_address(machine, {d.name!r})",
+                              "return the address as an int")
             if got == d.entry:
                 continue
             where = f" for {d.name!r}"

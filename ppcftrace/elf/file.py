@@ -8,24 +8,22 @@ bounds-checked before use, so bad input ends in an `ELFError` subclass, not a cr
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from ppcftrace.elf.errors import CorruptELF
-from ppcftrace.elf.header import ET_REL, Header, parse_header
 from ppcftrace.elf.functions import Function, FunctionTable, function_names, function_table
+from ppcftrace.elf.header import ET_REL, Header, parse_header
 from ppcftrace.elf.opd import R_PPC64_ADDR64, R_PPC64_TOC, Descriptor, read_words
 from ppcftrace.elf.relocations import (Relocation, check_reloc_section, reloc_array,
                                        reloc_type_name)
-from ppcftrace.elf.sections import (SHT_DYNSYM, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_SYMTAB,
-                                    Section, cstring, parse_sections)
+from ppcftrace.elf.sections import (SHF_ALLOC, SHT_DYNSYM, SHT_NOBITS, SHT_REL, SHT_RELA,
+                                    SHT_SYMTAB, Section, cstring, parse_sections)
 from ppcftrace.elf.symbols import (BINDS, SYM_DTYPE, Symbol, check_symtab, make_symbols,
                                    symbol_array)
 
 __all__ = ["ElfFile", "Function"]
-
 
 
 class ElfFile:
@@ -36,7 +34,7 @@ class ElfFile:
         self.name = name
         self.header: Header = parse_header(self.data, name)
         self.sections: list[Section] = parse_sections(self.data, self.header, name)
-        self._by_name = {}
+        self._by_name: dict[str, Section] = {}
         for s in self.sections:
             self._by_name.setdefault(s.name, s)
 
@@ -81,7 +79,7 @@ class ElfFile:
     def section_at(self, address: int) -> Section | None:
         """The allocated section holding `address` (images), or None."""
         for s in self.sections:
-            if s.flags & 2 and s.size and s.contains(address):
+            if s.flags & SHF_ALLOC and s.size and s.contains(address):
                 return s
         return None
 
@@ -97,6 +95,7 @@ class ElfFile:
 
     @cached_property
     def strtab(self) -> Section | None:
+        """The symbol table's string table (the symbol table checked on the way)."""
         sec = self.symtab
         return None if sec is None else check_symtab(sec, self.sections, self.bits, self.name)
 
@@ -109,6 +108,7 @@ class ElfFile:
 
     @cached_property
     def symbols(self) -> list[Symbol]:
+        """Every symbol-table entry, in table order (index 0 included)."""
         if self.strtab is None:
             return []
         return make_symbols(self.symtab, self.strtab, self.sections, self.bits, self.name)
@@ -125,6 +125,7 @@ class ElfFile:
         return out
 
     def symbol(self, name: str) -> Symbol | None:
+        """The symbol of that name (a defined, global one when several share it), or None."""
         return self._symbols_by_name.get(name)
 
     def symbol_name(self, index: int) -> str:

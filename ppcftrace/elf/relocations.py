@@ -148,5 +148,8 @@ def reloc_array(sec: Section, bits: int) -> tuple[np.ndarray, np.ndarray, np.nda
         sym, typ = info >> np.uint64(32), info & np.uint64(0xFFFFFFFF)
     else:
         sym, typ = info >> np.uint64(8), info & np.uint64(0xFF)
-    addend = raw["addend"].astype(np.int64) if sec.type == SHT_RELA else np.zeros(len(raw), np.int64)
+    if sec.type == SHT_RELA:
+        addend = raw["addend"].astype(np.int64)
+    else:
+        addend = np.zeros(len(raw), np.int64)
     return raw["offset"].astype(np.uint64), sym, typ, addend

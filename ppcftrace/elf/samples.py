@@ -49,7 +49,8 @@ def random_program(rng: random.Random, nfuncs: int | None = None, prefix: str = 
         ))
         lines.append(f"{storage}{attr}{section}int {prefix}{i}(int x) {{ {body} }}")
     # keep statics alive (and not all inlined) by taking their addresses
-    lines.append(f"int (*{prefix}_table[])(int) = {{ {', '.join(f'{prefix}{i}' for i in range(n))} }};")
+    names = ", ".join(f"{prefix}{i}" for i in range(n))
+    lines.append(f"int (*{prefix}_table[])(int) = {{ {names} }};")
     return "\n".join(lines) + "\n"
 
 

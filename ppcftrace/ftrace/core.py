@@ -25,7 +25,8 @@ import bisect
 import errno
 from typing import Callable, Iterable
 
-from ppcftrace.ftrace.arch import ArchContext, ftrace_make_call, ftrace_make_nop, ftrace_update_ftrace_func
+from ppcftrace.ftrace import arch as reference_arch
+from ppcftrace.ftrace.arch import ArchContext, ftrace_update_ftrace_func
 from ppcftrace.ftrace.errors import FtraceDisabled, FtraceError
 from ppcftrace.ftrace.filters import glob_matches, parse_glob, split_patterns
 from ppcftrace.ftrace.records import (
@@ -47,18 +48,25 @@ class Ftrace:
     Options: `policy` ("b+8" or "two-nops": how PPC64 module sites are disabled),
     `plt` ("r11", "r12", "either": PPC32 PLT forms accepted), `match_adjust`
     (later kernels' `arch_ftrace_match_adjust`: `schedule` matches `.schedule`),
-    `glob` ("2.6.29" or "2.6.30" matching), `page_size` (for the pages line).
+    `glob` ("2.6.29" or "2.6.30" matching), `page_size` (for the pages line),
+    `arch_ops` (what provides ftrace_make_nop / ftrace_make_call; default `ftrace.arch`).
     """
 
     def __init__(self, machine, *, policy: str = "b+8", plt: str = "r11", match_adjust: bool = False,
                  glob: str = "2.6.29", page_size: int = PAGE_SIZE,
-                 printk: Callable[[str], None] | None = None):
+                 printk: Callable[[str], None] | None = None, arch_ops=None):
         self.machine = machine
+        #: the arch hooks called for each site: anything with ftrace_make_nop(ctx, mod, rec,
+        #: addr) and ftrace_make_call(ctx, rec, addr) (ppcftrace.check.conformance plugs a
+        #: student's port in here); default the reference, ppcftrace.ftrace.arch
+        self.arch_ops = arch_ops if arch_ops is not None else reference_arch
         self.arch = machine.arch
         self.memory = machine.memory
         self._printk = printk
         self.ctx = ArchContext(self.memory, self.arch, printk=self.printk, flush_target=machine,
                                policy=policy, plt=plt)
+        if glob not in ("2.6.29", "2.6.30"):
+            raise FtraceError(errno.EINVAL, f"unknown glob semantics {glob!r}: use '2.6.29' or '2.6.30'")
         self.match_adjust = match_adjust
         self.glob_semantics = glob
         self.page_size = page_size
@@ -249,7 +257,7 @@ class Ftrace:
             if self.ftrace_disabled:
                 return
             try:
-                ftrace_make_nop(ctx, mod, rec, mcount)
+                self.arch_ops.ftrace_make_nop(ctx, mod, rec, mcount)
             except FtraceError as err:
                 self.ftrace_bug(-err.errno, rec.ip)
                 rec.flags |= FTRACE_FL_FAILED
@@ -321,10 +329,10 @@ class Ftrace:
                 return None
             want = enable
         if want:
-            ftrace_make_call(self.ctx, rec, ftrace_addr)
+            self.arch_ops.ftrace_make_call(self.ctx, rec, ftrace_addr)
             rec.flags |= FTRACE_FL_ENABLED
         else:
-            ftrace_make_nop(self.ctx, None, rec, ftrace_addr)
+            self.arch_ops.ftrace_make_nop(self.ctx, None, rec, ftrace_addr)
             rec.flags &= ~FTRACE_FL_ENABLED
         return want
 
@@ -386,6 +394,25 @@ class Ftrace:
             self.saved_ftrace_func = self.ftrace_trace_function
         if (disable is not None or update) and self.ftrace_enabled:
             self.ftrace_run_update_code(disable, update)
+
+    def set_ftrace_enabled(self, on: bool) -> None:
+        """Write /proc/sys/kernel/ftrace_enabled (ftrace_enable_sysctl): off turns every
+        enabled site back into a nop, on re-enables them while a tracer is registered."""
+        self._check_enabled("ftrace_enabled")
+        on = bool(on)
+        if on == self.ftrace_enabled:
+            return
+        self.ftrace_enabled = on
+        if on:
+            self.saved_ftrace_func = None  # ftrace_startup_sysctl: force the next update
+            if self.ftrace_start_up:
+                self.ftrace_replace_code(True)
+            if self._tracer == "function":
+                self.ftrace_trace_function = "function_trace_call"
+        else:
+            self.ftrace_trace_function = "ftrace_stub"
+            if self.ftrace_start_up:
+                self.ftrace_replace_code(False)
 
     # -- tracers ----------------------------------------------------------------------
 

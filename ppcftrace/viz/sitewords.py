@@ -19,6 +19,8 @@ def site_words_figure(address: int, states: Sequence[tuple[str, Sequence[int]]],
                       arch: str = "ppc64", symbolize: Callable[[int], str | None] | None = None,
                       title: str | None = None):
     """A Figure of the words at `address` in each of `states` (label, words)."""
+    from matplotlib.patches import Rectangle
+
     from ppcftrace.disasm import disassemble_word
 
     if not states:
@@ -31,11 +33,9 @@ def site_words_figure(address: int, states: Sequence[tuple[str, Sequence[int]]],
     ax.set_ylim(rows + 0.1, -0.7)
     ax.axis("off")
     ax.set_facecolor(style.BACKGROUND)
-    digits = 16 if arch == "ppc64" else 8
     for r in range(rows):
-        ax.text(-1.2, r + 0.45, f"{address + 4 * r:0{digits}x}"[-8:] if digits == 16 else
-                f"{address + 4 * r:08x}", ha="left", va="center", family="monospace",
-                fontsize=style.FONT_SIZE - 2, color=style.MUTED)
+        ax.text(-1.2, r + 0.45, "ip" if r == 0 else f"ip+{4 * r}", ha="left", va="center",
+                family="monospace", fontsize=style.FONT_SIZE - 1, color=style.MUTED)
     previous: Sequence[int] | None = None
     for c, (label, words) in enumerate(states):
         x = c * 2.9
@@ -43,7 +43,6 @@ def site_words_figure(address: int, states: Sequence[tuple[str, Sequence[int]]],
                 color=style.INK, weight="bold")
         for r, word in enumerate(words):
             changed = previous is not None and (r >= len(previous) or previous[r] != word)
-            from matplotlib.patches import Rectangle
             ax.add_patch(Rectangle((x, r + 0.05), 2.7, 0.8, facecolor=style.fill(5 if changed else 1),
                                    edgecolor=style.colour(5 if changed else 4), linewidth=2 if changed else 1))
             text = disassemble_word(word, address + 4 * r, arch, symbolize).text
