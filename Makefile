@@ -37,7 +37,8 @@ MATHJAX := node_modules/mathjax/es5
 
 vendor:
 	@if command -v npm >/dev/null 2>&1; then \
-	  $(MAKE) --no-print-directory $(VENDOR)/.stamp; \
+	  $(MAKE) --no-print-directory $(VENDOR)/.stamp || \
+	  echo "npm ci failed: the book will load MathJax and the widget scripts from CDNs"; \
 	else \
 	  echo "npm not found: the book will load MathJax and the widget scripts from CDNs"; \
 	fi

@@ -391,7 +391,11 @@ def _sections_map(ctx: LoadContext) -> dict[str, tuple[int, int]]:
             if s.offset is not None and not (s.init and not ctx.init_size)}
 
 
-def _arch_loader(arch: str):
+def _arch_loader(arch: str, abi: str | None = None):
+    if arch == "ppc64" and abi == "elfv2":
+        # module_64.c's ELFv2 branches (Chapter 10); it also rejects mixed ABIs
+        from ppcftrace import module64v2
+        return module64v2
     if arch == "ppc64":
         from ppcftrace import module64
         return module64
@@ -420,7 +424,8 @@ def load_module(machine, obj, name: str | None = None, **options) -> Module:
                               errno=_errno.ENOEXEC)
     if _find_module(machine, name) is not None:
         raise ModuleLoadError(f"{name}: module is already loaded", errno=_errno.EEXIST)
-    arch = _arch_loader(arch_name)
+    kernel_abi = getattr(getattr(machine, "kernel", None), "abi", None)
+    arch = _arch_loader(arch_name, "elfv2" if "elfv2" in (elf.abi, kernel_abi) else elf.abi)
     try:
         ctx = LoadContext(machine, elf, name, options)
         arch.check_options(ctx)

@@ -37,12 +37,14 @@ MODULE = "racemod.o"
 
 @dataclass(frozen=True)
 class RaceStep:
-    """One executed instruction: its index, address, where that is, and r2 before it."""
+    """One executed instruction: its index, address, where that is, r2 before it, and
+    the word fetched (None where nothing could be fetched)."""
 
     index: int
     pc: int
     where: str
     r2: int
+    word: int | None = None
 
 
 @dataclass
@@ -95,19 +97,9 @@ class RaceSetup:
 
     def where(self, pc: int) -> str:
         """A name for `pc`: kernel symbol, module symbol, or the stub / PLT entry it is."""
-        m = self.machine
-        for stub in self.module.arch.stubs:
-            if stub.address <= pc < stub.address + 4 * len(stub.words):
-                target = m.kallsyms.lookup(stub.target)
-                name = target[0] if target else f"{stub.target:#x}"
-                return f"stub\u2192{name}+{pc - stub.address:#x}"
-        found = m.kallsyms.lookup(pc)
-        if found is None and pc in self.module:
-            found = self.module.lookup(pc)
-        if found is None:
-            return f"{pc:#x}"
-        name, offset = found
-        return f"{name}+{offset:#x}" if offset else name
+        from ppcftrace.viz.names import symbolizer
+
+        return symbolizer(self.machine)(pc) or f"{pc:#x}"
 
 
 def setup_race(arch: str = "ppc64", policy: str = "b+8") -> RaceSetup:
@@ -141,9 +133,14 @@ def _step_until(setup: RaceSetup, stops: set[int], steps: list[RaceStep], watch:
             return "return", r2_at_watch
         if pc in stops and steps and steps[-1].pc != pc:
             return "stop", r2_at_watch
-        steps.append(RaceStep(len(steps), pc, setup.where(pc), cpu.gpr[2]))
+        steps.append(RaceStep(len(steps), pc, setup.where(pc), cpu.gpr[2], _fetch(setup, pc)))
         cpu.step()
     raise RuntimeError(f"racemod_yield did not finish in {limit} instructions")
+
+
+def _fetch(setup: RaceSetup, pc: int) -> int | None:
+    memory = setup.machine.memory
+    return memory.read_u32(pc) if memory.is_mapped(pc, 4, "x") else None
 
 
 def _write_site(setup: RaceSetup, words: tuple[int, int]) -> None:
@@ -177,7 +174,8 @@ def run_race(policy: str = "b+8", arch: str = "ppc64", *, disabled: tuple[int, i
     cpu.breakpoints.add(setup.entry + 4)
     cpu.call(setup.entry, toc=setup.module.arch.toc)
     cpu.breakpoints.discard(setup.entry + 4)
-    steps.append(RaceStep(0, setup.entry, setup.where(setup.entry), cpu.gpr[2]))
+    steps.append(RaceStep(0, setup.entry, setup.where(setup.entry), cpu.gpr[2],
+                          _fetch(setup, setup.entry)))
     watch = setup.site + 8
     error = None
     try:

@@ -241,7 +241,7 @@ class SyntheticMachine:
                 entry = layout[name] if name in layout else funcs_start + (j - len(entry_names)) * FUNC_SIZE
                 struct.pack_into(">QQQ", opd, 24 * j, entry, self.toc, 0)
                 if name not in layout:
-                    self.kallsyms._addr[name] = opd_start + 24 * j
+                    self.kallsyms.add(name, opd_start + 24 * j, 24, code=False)
         self.memory.map("vmlinux .opd", opd_start, image_end - opd_start + 0x10000, "rw", bytes(opd))
         self._fptr = fptr
         self.layout = layout

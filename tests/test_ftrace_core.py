@@ -306,3 +306,40 @@ def test_ftrace_enabled_sysctl():
     assert enabled_sites(m) == set() and f.current_tracer == "function"
     f.set_ftrace_enabled(True)
     assert enabled_sites(m) == every
+
+
+@pytest.mark.parametrize("arch", ["ppc64", "ppc32"])
+def test_reload_while_tracing(arch):
+    """A module loaded while the tracer runs is converted to nops, then follows the next update."""
+    m = boot(arch)
+    f = m.ftrace
+    f.current_tracer = "function"
+    m.unload_module("hmod")
+    mod = m.load_module(str(fixture_path("hmod.o", arch)))
+    recs = [f.record(ip) for ip in mod.mcount_sites]
+    assert all(r is not None and r.mod is mod for r in recs)
+    assert not any(calls(m, ip) for ip in mod.mcount_sites)  # 2.6.29 converts, does not enable
+    f.set_ftrace_filter("*hmod*")                             # the release re-applies the filter
+    hmod = {ip for ip in mod.mcount_sites if "hmod" in f.symbol_name(ip)}
+    assert hmod and {ip for ip in mod.mcount_sites if calls(m, ip)} == hmod
+
+
+def test_flush_icache_range_reaches_the_cpu():
+    """With the CPU's icache model on, patched sites run only after flush_icache_range()."""
+    m = start_kernel("ppc32")
+    if m.cpu is None:
+        pytest.skip("no CPU")
+    cpu, f = m.cpu, m.ftrace
+    cpu.icache_enabled = True
+    f.set_ftrace_filter("need_resched")
+    target = m.kallsyms.address("need_resched")
+    cpu.call(target)                      # compiled (and cached) as a nop site
+    f.current_tracer = "function"         # patched and flushed: the CPU sees the bl
+    cpu.call(target)
+    assert [name for name, _ in f.buffer.calls()] == ["need_resched"]
+    m.icache_flush_listeners.remove(cpu.flush_icache_range)
+    f.set_ftrace_filter("schedule")       # need_resched's site is a nop again, unflushed
+    site = next(r.ip for r in f.records if f.rec_name(r) == "need_resched")
+    assert m.memory.read_u32(site) == PPC_INST_NOP
+    cpu.call(target)                      # ... but the stale `bl ftrace_caller` still runs
+    assert [name for name, _ in f.buffer.calls()] == ["need_resched", "need_resched"]

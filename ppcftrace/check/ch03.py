@@ -172,8 +172,9 @@ def ex3(answer: str | list[str], *, quiet: bool = False) -> CheckResult:
         got = set(_filtered(patterns))
         if got == want:
             later = set(_filtered(patterns, match_adjust=True)) == want
-            return ("and they still work with arch_ftrace_match_adjust()" if later else
-                    "(a later kernel's arch_ftrace_match_adjust() would select more)")
+            return ("they still work with a later kernel's arch_ftrace_match_adjust()"
+                    if later else
+                    "a later kernel's arch_ftrace_match_adjust() would change what they select")
         if not got:
             adjusted = set(_filtered(patterns, match_adjust=True))
             hint = ("read available_filter_functions: what does every name start with?")

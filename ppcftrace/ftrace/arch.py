@@ -11,7 +11,10 @@ Each function takes an `ArchContext` first (the memory, the log, the options) wh
 the kernel uses globals, and raises `FtraceError` with the kernel's errno where the
 kernel returns one: -EFAULT (reading faulted), -EINVAL (contents not as expected),
 -EPERM (writing faulted). Every check comes before the write, so a failure changes
-nothing. Where the kernel `printk`s, the same text goes to `ctx.printk`.
+nothing. Where the kernel `printk`s, the same text goes to `ctx.printk`; the texts
+are quoted from arch/powerpc/kernel/ftrace.c as released in v2.6.29. Where the kernel
+prints nothing (ftrace_modify_code, the plain read/write faults), `FtraceError.printk`
+is None and the exception's message is ours.
 
 Function pointers: on PPC64 ELFv1 a C function pointer (MCOUNT_ADDR, FTRACE_ADDR,
 ftrace_trace_function) is the address of a descriptor; `GET_ADDR(addr)` loads the

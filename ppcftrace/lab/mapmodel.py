@@ -116,6 +116,16 @@ class MemoryMapModel:
             return f"{address:#x}"
         return f"{found[0]}+{found[1]:#x}" if found[1] else found[0]
 
+    def where(self, address: int) -> str:
+        """Like `name_of`, but a stub or PLT entry is named by where it jumps:
+        `stub→.printk+0x8`."""
+        for st in self.stubs:
+            if st.address <= address < st.address + st.size:
+                kind = "stub" if self.arch == "ppc64" else "PLT"
+                off = address - st.address
+                return f"{kind}\u2192{st.target_name}" + (f"+{off:#x}" if off else "")
+        return self.name_of(address)
+
     def _records(self) -> list[tuple[int, int]]:
         ftrace = getattr(self.machine, "ftrace", None)
         if ftrace is not None:

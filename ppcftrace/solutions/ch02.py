@@ -29,11 +29,9 @@ def pages_needed(entries: int, arch: str) -> int:
 
 def untraced_functions(elf) -> set[str]:
     """Exercise 3: the functions of an object that hold no `_mcount` call (notrace)."""
-    calls = find_mcount_calls(elf)
-    untraced = set()
-    for f in elf.functions:
-        inside = [off for sec, off in calls
-                  if sec == f.section and f.start <= off < f.start + f.size]
-        if not inside:
-            untraced.add(f.name)
-    return untraced
+    traced = set()
+    for section, offset in find_mcount_calls(elf):
+        # the site belongs to the last function starting at or before it
+        before = [f for f in elf.functions if f.section == section and f.start <= offset]
+        traced.add(max(before, key=lambda f: f.start).name)
+    return {f.name for f in elf.functions} - traced

@@ -99,8 +99,12 @@ def _draw_panel(ax, seg: Segment, regions, marks, top: float) -> None:
         lo, hi = max(region.start, seg.low), min(region.end, seg.high)
         ax.barh(0.0, hi - lo, left=_x(seg, lo), height=0.5, color=style.fill(regions.index(region)),
                 edgecolor=style.INK, linewidth=0.6)
-        ax.text(_x(seg, (lo + hi) // 2), -0.5 if i % 2 else 0.0, region.name, ha="center",
-                va="center", fontsize=style.FONT_SIZE - 1, color=style.INK)
+        # a name near the panel's right edge is right-aligned there, so it stays inside
+        x, align = (_x(seg, (lo + hi) // 2), "center")
+        if (seg.high - (lo + hi) // 2) < (seg.high - seg.low) // 10:
+            x, align = _x(seg, seg.high), "right"
+        ax.text(x, -0.5 if i % 2 else 0.0, region.name, ha=align, va="center",
+                fontsize=style.FONT_SIZE - 1, color=style.INK)
     shown = [m for m in marks if seg.low <= m.address <= seg.high]
     for i, mark in enumerate(sorted(shown, key=lambda m: m.address)):
         x = _x(seg, mark.address)

@@ -22,6 +22,8 @@ __all__ = ["toc_window_figure", "D_MIN", "D_MAX", "TOC_BIAS"]
 D_MIN, D_MAX = -0x8000, 0x7FFF
 #: r2 = TOC base + 0x8000 (module_64.c: my_r2 = .toc sh_addr + 0x8000)
 TOC_BIAS = 0x8000
+#: labels sit on an opaque patch so dashed lines do not cross the text
+_LABEL_BOX = {"facecolor": style.BACKGROUND, "edgecolor": "none", "pad": 1}
 
 
 def _signed_hex(value: int) -> str:
@@ -75,7 +77,7 @@ def _window_panel(ax, r2, bias, lim, regions, marks, zoom) -> None:
                            (0, f"r2 = TOC base + {bias:#x}\n{r2:#x}", "center")):
         ax.axvline(x, color=style.INK, linewidth=1.0, linestyle="--")
         ax.text(x, 1.55, text, ha=where, va="bottom", fontsize=style.FONT_SIZE - 1,
-                color=style.INK)
+                color=style.INK, bbox=_LABEL_BOX)
     if zoom:
         lo, hi = zoom[0] - r2, zoom[1] - r2
         ax.axvspan(lo, hi, ymin=0.0, ymax=0.25, color=style.colour(5), alpha=0.5)
@@ -102,8 +104,8 @@ def _zoom_panel(ax, r2, bias, zoom, regions, marks) -> None:
     for x, text in ((-bias, "TOC base"), (0, "r2")):
         if lim[0] <= x <= lim[1]:
             ax.axvline(x, color=style.INK, linewidth=1.0, linestyle="--")
-            ax.text(x, 1.95, " " + text, ha="left", va="bottom", fontsize=style.FONT_SIZE - 1,
-                    color=style.INK)
+            ax.text(x, 1.95, text, ha="left", va="bottom", fontsize=style.FONT_SIZE - 1,
+                    color=style.INK, bbox=_LABEL_BOX)
     _draw_items(ax, r2, lim, regions, marks, least=span / 150)
 
 
@@ -122,4 +124,4 @@ def _draw_items(ax, r2, lim, regions, marks, least) -> None:
         x = mark.address - r2
         ax.plot([x, x], [-0.3, -0.45], color=style.INK, linewidth=1.0)
         ax.text(x, -0.5 - 0.25 * (k % 2), mark.name, ha="center", va="top",
-                fontsize=style.FONT_SIZE - 2, color=style.INK)
+                fontsize=style.FONT_SIZE - 2, color=style.INK, bbox=_LABEL_BOX)

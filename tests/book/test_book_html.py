@@ -45,14 +45,17 @@ def test_no_asset_is_loaded_from_another_site(html):
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""")
 
 
-def test_stylesheets_fetch_nothing_off_site(html):
-    offsite = []
+def test_stylesheets_fetch_nothing_off_site_or_missing(html):
+    offsite, missing = [], []
     for css in html.rglob("*.css"):
         for match in CSS_URL.finditer(css.read_text(encoding="utf-8", errors="replace")):
             url = match.group(1) or match.group(2)
             if is_offsite(url):
                 offsite.append(f"{css.relative_to(html)}: {url}")
+            elif (target := local_target(css, url)) is not None and not target.exists():
+                missing.append(f"{css.relative_to(html)}: {url}")
     assert not offsite, "off-site URLs in stylesheets:\n" + "\n".join(offsite)
+    assert not missing, "stylesheets name files that are not there:\n" + "\n".join(missing)
 
 
 def test_every_local_reference_exists(html):
