@@ -8,12 +8,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB     := $(BIN)/jupyter-book
 
-.PHONY: help venv vendor book test pytest book-strict book-check notebooks lab fixtures bench clean
+.PHONY: help venv vendor book test pytest book-strict book-check notebooks student lab fixtures bench clean
 
 help:
 	@echo "make book       build the book (every cell executed) into _build/html"
 	@echo "make test       run the tests, then the strict book build, then check its HTML"
 	@echo "make notebooks  .ipynb copies of the chapters in _build/notebooks"
+	@echo "make student    the student edition (no solutions): _build/student/html and notebooks"
 	@echo "make lab        JupyterLab with the chapters openable as notebooks"
 	@echo "make fixtures   rebuild ppcftrace/data with the PowerPC cross toolchains"
 	@echo "make bench      speed benchmarks (ratios against in-run baselines)"
@@ -85,6 +86,22 @@ notebooks: $(STAMP)
 	  $(BIN)/jupytext --quiet --to ipynb -o _build/notebooks/$$(basename $${f%.md}).ipynb $$f; \
 	done
 	@echo "Notebooks written to _build/notebooks/"
+
+# The student edition: _config.student.yml merged over _config.yml (hide_solutions, no
+# page sources) and the toc without "For teachers", in _build/student/_config.yml and
+# _toc.yml; Jupyter Book writes into $(STUDENT)/_build/html, moved to $(STUDENT)/html.
+# The notebooks lose their {solution} blocks and outputs (scripts/student_notebooks.py).
+STUDENT := _build/student
+
+student: $(STAMP) vendor
+	$(BIN)/python scripts/student_config.py -o $(STUDENT)
+	$(JB) build . --config $(STUDENT)/_config.yml --toc $(STUDENT)/_toc.yml --path-output $(STUDENT)
+	rm -rf $(STUDENT)/html
+	mv $(STUDENT)/_build/html $(STUDENT)/html
+	rm -rf $(STUDENT)/notebooks
+	$(BIN)/python scripts/student_notebooks.py -o $(STUDENT)/notebooks
+	@echo
+	@echo "Student edition: $(STUDENT)/html/index.html and $(STUDENT)/notebooks/"
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install -q -c constraints.txt jupyterlab

@@ -20,12 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-__all__ = ["Event", "KINDS", "critical_sections", "max_irqsoff", "idle_events", "POWER_SAVE"]
+from ppcftrace.errors import PpcftraceError
+
+__all__ = ["IrqsoffError", "Event", "KINDS", "critical_sections", "max_irqsoff", "idle_events", "POWER_SAVE"]
 
 #: the event kinds: interrupts off/on, and idle's two calls into the tracer
 KINDS = ("irqs_off", "irqs_on", "stop", "start")
 #: the fixture's ppc_md.power_save, per arch
 POWER_SAVE = {"ppc64": "power4_idle", "ppc32": "ppc6xx_idle"}
+
+
+class IrqsoffError(PpcftraceError, ValueError):
+    """An event of unknown kind, or an idle loop that does not return."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ def critical_sections(events: Iterable[Event], honour_stop: bool = True) -> list
     opened: int | None = None
     for e in sorted(events, key=lambda e: e.time):
         if e.kind not in KINDS:
-            raise ValueError(f"unknown event kind {e.kind!r} (one of {', '.join(KINDS)})")
+            raise IrqsoffError(f"unknown event kind {e.kind!r} (one of {', '.join(KINDS)})")
         if e.kind == "irqs_off":
             irqs_off = True
             if opened is None:
@@ -103,7 +109,7 @@ def idle_events(arch: str = "ppc64", sleep: int = 100_000) -> list[Event]:
         cpu.step()
         time += 1
         if time > sleep + 100_000:
-            raise RuntimeError("cpu_idle did not return")
+            raise IrqsoffError("cpu_idle did not return")
     events.append(Event(time, "irqs_on", "cpu_idle returns"))
     return events
 

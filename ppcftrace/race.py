@@ -23,9 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ppcftrace.cpu import RETURN_ADDRESS, CpuError
+from ppcftrace.errors import PpcftraceError
 from ppcftrace.maccess import flush_icache_range
 
-__all__ = ["RaceStep", "RaceResult", "RaceSetup", "setup_race", "run_race", "STOP_IN",
+__all__ = ["RaceStep", "RaceResult", "RaceSetup", "RaceRun", "RaceError", "setup_race", "run_race", "STOP_IN",
            "FUNCTION", "MODULE"]
 
 #: the function the task is "preempted" in: the tracer callback ftrace_caller calls
@@ -33,6 +34,10 @@ STOP_IN = "function_trace_call"
 #: the traced module function and its module
 FUNCTION = "racemod_yield"
 MODULE = "racemod.o"
+
+
+class RaceError(PpcftraceError):
+    """A `RaceRun` step asked for in the wrong phase, or a run that never ends."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,7 @@ def _step_until(setup: RaceSetup, stops: set[int], steps: list[RaceStep], watch:
             return "stop", r2_at_watch
         steps.append(RaceStep(len(steps), pc, setup.where(pc), cpu.gpr[2], _fetch(setup, pc)))
         cpu.step()
-    raise RuntimeError(f"racemod_yield did not finish in {limit} instructions")
+    raise RaceError(f"racemod_yield did not finish in {limit} instructions")
 
 
 def _fetch(setup: RaceSetup, pc: int) -> int | None:
@@ -150,6 +155,104 @@ def _write_site(setup: RaceSetup, words: tuple[int, int]) -> None:
     flush_icache_range(m, setup.site, setup.site + 8)
 
 
+class RaceRun:
+    """The experiment phase by phase, for views that step through it (RaceLab).
+
+    `start()` traces the function (when `preempt`) and enters it; `run_to_stop()` steps
+    to the tracer; `disable(words=None)` sets the tracer to nop (and writes `words`
+    over the site, if given); `resume()` runs to the end or a fault; `result()` sums
+    up. `phase` is "ready", "running", "stopped" or "done".
+    """
+
+    def __init__(self, policy: str = "b+8", arch: str = "ppc64", *, preempt: bool = True):
+        self.policy, self.arch, self.preempt = policy, arch, preempt
+        self.setup = setup_race(arch, policy)
+        self.steps: list[RaceStep] = []
+        self.phase = "ready"
+        self.error: CpuError | None = None
+        self.custom = False
+        self.r2_at_stop: int | None = None
+        self._r2_after: int | None = None
+        self._log_start = len(self.setup.machine.log)
+        self.words_traced = self.setup.words()
+
+    def start(self, words: tuple[int, int] | None = None) -> None:
+        """Trace the function (or, without preemption, write `words` over the site) and
+        enter it: one instruction runs."""
+        self._expect("ready")
+        setup, m = self.setup, self.setup.machine
+        if self.preempt:
+            m.ftrace.set_ftrace_filter(FUNCTION if self.arch == "ppc32" else "." + FUNCTION)
+            m.ftrace.current_tracer = "function"
+            self.words_traced = setup.words()
+        elif words is not None:
+            _write_site(setup, words)
+            self.custom = True
+        cpu = m.cpu
+        # call() runs the first instruction and stops at the breakpoint after it; from
+        # there we step ourselves so that every r2 is on record
+        cpu.breakpoints.add(setup.entry + 4)
+        cpu.call(setup.entry, toc=setup.module.arch.toc)
+        cpu.breakpoints.discard(setup.entry + 4)
+        self.steps.append(RaceStep(0, setup.entry, setup.where(setup.entry), cpu.gpr[2],
+                                   _fetch(setup, setup.entry)))
+        self.phase = "running"
+
+    def run_to_stop(self) -> bool:
+        """Step until the task enters the tracer (True) or the run ends (False)."""
+        self._expect("running")
+        stops = {self.setup.stop} if self.preempt else set()
+        if self._step(stops) == "stop":
+            self.r2_at_stop = self.setup.machine.cpu.gpr[2]
+            self.phase = "stopped"
+            return True
+        return False
+
+    def disable(self, words: tuple[int, int] | None = None) -> None:
+        """Tracing off while the task is away (the policy writes the site), then `words`."""
+        self._expect("stopped")
+        self.setup.machine.ftrace.current_tracer = "nop"
+        if words is not None:
+            _write_site(self.setup, words)
+            self.custom = True
+        self.phase = "running"
+
+    def resume(self) -> None:
+        """Run the task to its end, or to a fault."""
+        self._expect("running")
+        self._step(set())
+
+    def _step(self, stops: set[int]) -> str:
+        try:
+            how, r2 = _step_until(self.setup, stops, self.steps, self.setup.site + 8)
+        except CpuError as exc:
+            self.error, how = exc, "fault"
+            r2 = next((st.r2 for st in self.steps if st.pc == self.setup.site + 8), None)
+        if r2 is not None and self._r2_after is None:
+            self._r2_after = r2
+        if how != "stop":
+            self.phase = "done"
+        return how
+
+    def _expect(self, phase: str) -> None:
+        if self.phase != phase:
+            raise RaceError(f"the run is {self.phase}, not {phase}")
+
+    def result(self) -> RaceResult:
+        """What happened (call when `phase` is "done")."""
+        self._expect("done")
+        setup, m = self.setup, self.setup.machine
+        return RaceResult(
+            arch=self.arch, policy="custom" if self.custom else self.policy,
+            preempted=self.preempt, site=setup.site, module_toc=setup.module.arch.toc,
+            kernel_toc=m.toc, words_traced=self.words_traced, words_disabled=setup.words(),
+            r2_at_stop=self.r2_at_stop, r2_after_site=self._r2_after,
+            outcome="fault" if self.error else "returned",
+            value=None if self.error else m.cpu.gpr[3], printed=m.log[self._log_start:],
+            trace=m.ftrace.buffer.calls(), error=self.error, steps=self.steps,
+        )
+
+
 def run_race(policy: str = "b+8", arch: str = "ppc64", *, disabled: tuple[int, int] | None = None,
              preempt: bool = True) -> RaceResult:
     """Run racemod_yield with its site traced, stop it inside `function_trace_call`,
@@ -157,43 +260,9 @@ def run_race(policy: str = "b+8", arch: str = "ppc64", *, disabled: tuple[int, i
 
     `disabled` replaces the words the policy wrote with a sequence of your own.
     """
-    setup = setup_race(arch, policy)
-    m, cpu, ftrace = setup.machine, setup.machine.cpu, setup.machine.ftrace
-    log_start = len(m.log)
-    steps: list[RaceStep] = []
-    words_traced = setup.words()
-    r2_at_stop = None
-    if preempt:
-        ftrace.set_ftrace_filter(FUNCTION if arch == "ppc32" else "." + FUNCTION)
-        ftrace.current_tracer = "function"
-        words_traced = setup.words()
-    elif disabled is not None:
-        _write_site(setup, disabled)
-    # Enter the function (one instruction: call() stops at the breakpoint after it),
-    # then step it ourselves so that every r2 is on record.
-    cpu.breakpoints.add(setup.entry + 4)
-    cpu.call(setup.entry, toc=setup.module.arch.toc)
-    cpu.breakpoints.discard(setup.entry + 4)
-    steps.append(RaceStep(0, setup.entry, setup.where(setup.entry), cpu.gpr[2],
-                          _fetch(setup, setup.entry)))
-    watch = setup.site + 8
-    error = None
-    try:
-        how, r2_after = _step_until(setup, {setup.stop} if preempt else set(), steps, watch)
-        if how == "stop":
-            r2_at_stop = cpu.gpr[2]
-            ftrace.current_tracer = "nop"          # disabled while the task is away
-            if disabled is not None:
-                _write_site(setup, disabled)
-            how, r2_after = _step_until(setup, set(), steps, watch)
-    except CpuError as exc:
-        error, r2_after = exc, next((s.r2 for s in steps if s.pc == watch), None)
-    words_disabled = setup.words()
-    return RaceResult(
-        arch=arch, policy=policy if disabled is None else "custom", preempted=preempt,
-        site=setup.site, module_toc=setup.module.arch.toc, kernel_toc=m.toc,
-        words_traced=words_traced, words_disabled=words_disabled,
-        r2_at_stop=r2_at_stop, r2_after_site=r2_after,
-        outcome="fault" if error else "returned", value=None if error else cpu.gpr[3],
-        printed=m.log[log_start:], trace=ftrace.buffer.calls(), error=error, steps=steps,
-    )
+    run = RaceRun(policy, arch, preempt=preempt)
+    run.start(None if preempt else disabled)
+    if run.run_to_stop():
+        run.disable(disabled)
+        run.resume()
+    return run.result()

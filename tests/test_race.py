@@ -136,3 +136,21 @@ def test_symbolizer_names_stubs_modules_and_kernel(races):
         assert name(mod.symbols[dot + "racemod_yield"] + 8) == f"{dot}racemod_yield+0x8"
         assert name(m.entry("schedule")) == f"{dot}schedule"
         assert name(0x10) is None
+
+
+def test_race_run_phase_by_phase():
+    from ppcftrace.errors import PpcftraceError
+    from ppcftrace.race import RaceError, RaceRun
+    run = RaceRun("two-nops")
+    with pytest.raises(RaceError):
+        run.resume()                      # not started
+    run.start()
+    assert run.phase == "running" and run.words_traced[1] == isa.PPC_INST_LD_TOC
+    assert run.run_to_stop() and run.phase == "stopped"
+    assert run.setup.machine.cpu.pc == run.setup.stop
+    with pytest.raises(PpcftraceError):
+        run.result()                      # not done
+    run.disable((isa.PPC_INST_B_8, isa.PPC_INST_LD_TOC))   # rescue it by hand
+    run.resume()
+    res = run.result()
+    assert res.ok and res.policy == "custom" and res.r2_after_site == res.module_toc

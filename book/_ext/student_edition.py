@@ -72,8 +72,9 @@ def strip_solutions(notebook):
 
 def has_solution(notebook) -> bool:
     """Does any markdown cell still hold a solution directive?"""
-    return any(cell.cell_type == "markdown" and re.search(r"\{solution(-start)?\}", cell.source)
-               for cell in notebook.cells)
+    return any(cell.cell_type == "markdown" and (m := _OPEN.match(line)) is not None
+               and m.group("name") in ("solution", "solution-start")
+               for cell in notebook.cells for line in cell.source.splitlines())
 
 
 def strip_downloads(app, exception) -> None:

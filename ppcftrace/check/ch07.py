@@ -9,7 +9,6 @@ their sites as linked (`bl` to a PLT entry for `_mcount`).
 
 from __future__ import annotations
 
-import errno
 import random
 from functools import lru_cache
 from typing import Any, Callable, Iterator

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from functools import lru_cache
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from ppcftrace import isa
 from ppcftrace.check import CheckResult, Mistake, call_safely, report, require_callable, require_int

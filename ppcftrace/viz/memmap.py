@@ -287,7 +287,7 @@ def _arrows(scene: Scene, model: MemoryMapModel, ip: int, place, y) -> None:
             yd = y["sites"][1]
         depth = lane - 14 * k - (0 if abs(xd - xs) > 40 else 20)
         colour = style.INK if arrow.kind != "stub" else style.PALETTE[5]
-        title = f"{arrow.kind}: {arrow.source:#x} -> {arrow.dest:#x} ({model.name_of(arrow.dest)})"
+        title = f"{arrow.kind}: {arrow.source:#x} -> {arrow.dest:#x} ({model.where(arrow.dest)})"
         scene.add(Curve((xs, ys, xs, depth, xd, depth, xd, yd), colour, 1.4, title))
 
 
@@ -384,7 +384,7 @@ def memmap_html(model: MemoryMapModel, *, selected: int | None = None,
     if selected is not None:
         s = model.site(selected)
         where = f"{s.function}" + (f" [{s.module}]" if s.module else "")
-        path = " \u2192 ".join(f"{model.name_of(a.dest)}" for a in model.arrows(selected))
+        path = " \u2192 ".join(model.where(a.dest) for a in model.arrows(selected))
         info = (f"<div>Selected: {style.html_code(where)} site {style.html_code(f'{s.ip:#x}')}: "
                 f"<strong>{style.html_escape(s.state.label)}</strong>"
                 + (f" &middot; path {style.html_code(path)}" if path else "") + "</div>")

@@ -2,8 +2,8 @@
 
 Every page must load without a console error, a failed request or a request to another
 host (those are aborted); widget snapshots must render; search must work; screenshots
-of three pages, light and dark, go to _build/screenshots. Uses Debian's chromium
-through Playwright (never `playwright install`).
+of three pages (intro, widgets, figures), light and dark, go to _build/screenshots.
+Uses Debian's chromium through Playwright (never `playwright install`).
 """
 
 from __future__ import annotations
@@ -132,12 +132,13 @@ def test_search_finds_mcount(browser, server):
 
 
 def key_pages(html: Path) -> dict[str, Path]:
-    """The introduction, the first chapter (else the first page with widgets), the glossary."""
-    chapters = sorted((html / "book").glob("[0-9][0-9]-*.html"))
-    with_widgets = [p for p in pages(html) if soup(p).find("script", type=WIDGET_VIEW)]
-    first = (chapters or with_widgets or [html / "book" / "glossary.html"])[0]
-    return {"intro": html / "book" / "intro.html", "chapter": first,
-            "glossary": html / "book" / "glossary.html"}
+    """The introduction, the first page with widgets (else the first chapter), and the
+    chapter with the most figures."""
+    chapters = sorted((html / "book").glob("[0-9][0-9]-*.html")) or pages(html)
+    with_widgets = [p for p in chapters if soup(p).find("script", type=WIDGET_VIEW)]
+    most_figures = max(chapters, key=lambda p: len(soup(p).select(".bd-content img")))
+    return {"intro": html / "book" / "intro.html", "widgets": (with_widgets or chapters)[0],
+            "figures": most_figures}
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -151,11 +152,13 @@ def test_screenshots_of_key_pages(browser, server, scheme):
                 visitor.page.wait_for_function(f"() => ({VISIBLE_WIDGETS})() > 0")
             # The theme follows prefers-color-scheme ("auto").
             assert visitor.page.evaluate("document.documentElement.dataset.theme") == scheme
-            # Figures keep an opaque white backdrop, whatever the theme.
+            # In dark mode figures (cell outputs and glued figures) keep an opaque white
+            # backdrop: they are drawn for a white page.
             backdrops = visitor.page.evaluate(
-                "() => [...document.querySelectorAll('.cell_output img')]"
+                "() => [...document.querySelectorAll('.bd-content img')]"
                 ".map(e => getComputedStyle(e).backgroundColor)")
-            assert set(backdrops) <= {"rgb(255, 255, 255)"}, (name, backdrops)
+            if scheme == "dark":
+                assert set(backdrops) <= {"rgb(255, 255, 255)"}, (name, backdrops)
             visitor.page.screenshot(path=str(SCREENSHOTS / f"{name}-{scheme}.png"),
                                     full_page=True)
         assert not visitor.problems, visitor.problems

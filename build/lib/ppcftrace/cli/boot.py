@@ -1,0 +1,151 @@
+"""`ppcftrace boot`: boot the simulated machine, load modules, list the mcount records."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    from ppcftrace.cli import add_arch
+
+    p = subparsers.add_parser(
+        "boot", help="boot the simulated kernel, load modules, list the mcount sites",
+        description="Boot the simulated kernel, load each module as module_64.c / "
+        "module_32.c do (stubs, PLT entries, restore_r2, the ftrace trampoline) and "
+        "list every mcount call site with its two instruction words.")
+    add_arch(p)
+    p.add_argument("--module", action="append", default=[], metavar="OBJECT[:NAME]",
+                   help="relocatable module object to load (repeatable); NAME defaults "
+                        "to the file name without .o")
+    p.add_argument("--json", action="store_true", help="print the machine as JSON")
+    p.add_argument("--no-ftrace", action="store_true",
+                   help="skip ftrace_init(): leave every site calling _mcount")
+    p.set_defaults(run=run)
+
+
+def split_module_arg(text: str) -> tuple[str, str | None]:
+    """`path[:name]` → (path, name or None); a path that exists is taken whole."""
+    import os
+
+    if ":" in text and not os.path.exists(text):
+        path, name = text.rsplit(":", 1)
+        if name and "/" not in name:
+            return path, name
+    return text, None
+
+
+def run(args) -> int:
+    import json
+
+    from ppcftrace.kernel import start_kernel
+
+    # ftrace_init() turns every site into a nop ("nop"); --no-ftrace shows the
+    # sites as linked and loaded (`bl _mcount`, "call")
+    machine = start_kernel(args.arch, [split_module_arg(t) for t in args.module],
+                           ftrace=not args.no_ftrace, cpu=False)
+    doc = boot_json(machine)
+    if args.json:
+        print(json.dumps(doc, indent=1))
+    else:
+        print(summary(doc))
+    return 0
+
+
+def _hex(value: int | None) -> str | None:
+    return None if value is None else f"{value:#x}"
+
+
+def _words(machine, address: int, n: int) -> list[str]:
+    return [f"{machine.memory.read_u32(address + 4 * i):08x}" for i in range(n)]
+
+
+def record_state(machine, ip: int, words: tuple[int, int]) -> str:
+    """What the site does now: "call" (bl to _mcount, directly or through a stub or
+    PLT entry), "nop" (nop, or b .+8 on PPC64 modules), "tracer" (bl to a trampoline
+    or ftrace_caller), else "other"."""
+    from ppcftrace.isa.code_patching import find_bl_target, is_bl_op
+    from ppcftrace.isa.ppc_opcode import PPC_INST_B_8, PPC_INST_NOP
+    from ppcftrace.module import module_lookup
+
+    op = words[0]
+    if op in (PPC_INST_NOP, PPC_INST_B_8):
+        return "nop"
+    if not is_bl_op(op):
+        return "other"
+    target = find_bl_target(ip, op, machine.arch)
+    mcount, caller = machine.entry("_mcount"), machine.entry("ftrace_caller")
+    found = module_lookup(machine, target)
+    if found is not None:
+        for stub in found[0].arch.stubs:
+            if stub.address == target:
+                target = stub.target
+    if target == mcount:
+        return "call"
+    if target == caller:
+        return "tracer"
+    return "other"
+
+
+def records(machine) -> list[dict]:
+    """One entry per mcount site: the kernel's `__mcount_loc`, then each module's."""
+    from ppcftrace.module import module_lookup
+
+    sites = [(ip, None) for ip in machine.mcount_sites if ip]
+    for mod in machine.modules:
+        sites += [(ip, mod) for ip in mod.mcount_sites]
+    out = []
+    for ip, mod in sites:
+        if mod is None:
+            found = machine.kallsyms.lookup(ip)
+            function = found[0] if found else None
+        else:
+            found = module_lookup(machine, ip)
+            function = found[1] if found and found[1] else None
+        words = (machine.memory.read_u32(ip), machine.memory.read_u32(ip + 4))
+        out.append({"ip": _hex(ip), "function": function,
+                    "module": mod.name if mod else None,
+                    "state": record_state(machine, ip, words),
+                    "words": [f"{w:08x}" for w in words]})
+    return out
+
+
+def _kernel_symbols(machine) -> dict[str, str]:
+    names = [".schedule", ".ftrace_caller", "._mcount", ".ftrace_stub", ".printk"] \
+        if machine.arch == "ppc64" else ["schedule", "ftrace_caller", "_mcount",
+                                         "ftrace_stub", "printk"]
+    return {n: _hex(machine.kallsyms.address(n)) for n in names if n in machine.kallsyms}
+
+
+def boot_json(machine) -> dict:
+    """The `boot --json` document (README.md shows an example)."""
+    base = min(r.start for r in machine.memory.regions if r.name.startswith("vmlinux"))
+    mods = []
+    for m in machine.modules:
+        n = 7 if machine.arch == "ppc64" else 4
+        mods.append({"name": m.name, "base": _hex(m.base), "size": m.size,
+                     "toc": _hex(m.arch.toc), "tramp": _hex(m.arch.tramp),
+                     "stubs": [{"address": _hex(s.address), "target": _hex(s.target),
+                                "words": _words(machine, s.address, n)}
+                               for s in m.arch.stubs]})
+    recs = records(machine)
+    return {"arch": machine.arch,
+            "kernel": {"base": _hex(base), "toc": _hex(machine.toc),
+                       "symbols": _kernel_symbols(machine)},
+            "modules": mods, "records": recs, "record_count": len(recs)}
+
+
+def summary(doc: dict) -> str:
+    """The plain-text form of `boot_json`."""
+    k = doc["kernel"]
+    lines = [f"{doc['arch']} kernel at {k['base']}"
+             + (f", TOC {k['toc']}" if k["toc"] else "")]
+    kind = "stub" if doc["arch"] == "ppc64" else "PLT entry"
+    for m in doc["modules"]:
+        lines.append(f"module {m['name']}: {m['base']} ({m['size']} bytes)"
+                     + (f", r2 {m['toc']}" if m["toc"] else "")
+                     + f", tramp {m['tramp']}, {len(m['stubs'])} {kind}(s)")
+        for s in m["stubs"]:
+            lines.append(f"  {kind} {s['address']} -> {s['target']}")
+    lines.append(f"{doc['record_count']} mcount record(s):")
+    for r in doc["records"]:
+        where = f"{r['function'] or '?'}" + (f" [{r['module']}]" if r["module"] else "")
+        lines.append(f"  {r['ip']}  {' '.join(r['words'])}  {r['state']:<6} {where}")
+    return "\n".join(lines)
