@@ -19,7 +19,7 @@ from ppcftrace.elfv2.abi import (PPC64_LOCAL_ENTRY_OFFSET, is_global_entry_seque
 from ppcftrace.elfv2.machine import DATA, boot
 from ppcftrace.recordmcount import find_sites
 
-FILES = ("vmlinux", "hmod.o", "racemod.o")
+FILES = ("vmlinux", "hmod.o", "racemod.o", "pfe.o")
 
 
 def gnu(tool: str, *args: str) -> str:
@@ -52,7 +52,7 @@ def test_files_are_elfv2(name):
 def test_local_entry_offsets_match_readelf(name):
     elf = ElfFile.open(DATA / name)
     expected = readelf_functions(DATA / name)
-    assert expected and any(off == 8 for _, off in expected.values())
+    assert expected and any(off for _, off in expected.values())
     assert {n: off for n, (_, off) in expected.items()} == local_entries(elf)
     for n, (_, off) in expected.items():
         assert local_entry_offset(elf, n) == off
@@ -135,3 +135,21 @@ def test_every_site_is_mflr_then_bl_mcount(name):
         owner = max((v for v, _ in funcs.values() if v <= site))
         local = [off for v, off in funcs.values() if v == owner][0]
         assert site == owner + local + 4          # mflr r0 at the local entry, then bl
+
+
+@pytest.mark.toolchain
+def test_patchable_entries_sit_before_the_local_entry_point():
+    """pfe.o (-fpatchable-function-entry=2): readelf -r gives the nops' offsets; with
+    GCC 12 they come before func's global entry sequence (the kernel's Kconfig test
+    wants them after .localentry)."""
+    elf = ElfFile.open(DATA / "pfe.o")
+    relocs = gnu("readelf", "-rW", str(DATA / "pfe.o")).split("__patchable_function_entries'")[1]
+    offsets = [int(m.group(1), 16) for m in re.finditer(r"R_PPC64_ADDR64\s+\S+\s+\.text \+ ([0-9a-f]+)", relocs)]
+    assert offsets == [r.addend for r in elf.relocations("__patchable_function_entries")]
+    funcs = readelf_functions(DATA / "pfe.o")
+    assert offsets == [funcs["func"][0], funcs["leaf"][0]]
+    assert funcs["func"][1] == 16 and funcs["leaf"][1] == 0
+    dis = gnu("objdump", "-d", str(DATA / "pfe.o"))
+    body = dis.split("<func>:\n", 1)[1].splitlines()
+    assert [ln.split("\t")[2].split()[0] for ln in body[:4]] == ["nop", "nop", "addis", "addi"]
+    assert "R_PPC64_REL24" not in gnu("readelf", "-rW", str(DATA / "pfe.o"))   # no _mcount call

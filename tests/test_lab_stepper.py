@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from ppcftrace.cpu import CPU  # noqa: F401 - the stepper needs the interpreter
 from ppcftrace.isa import PPC_INST_LD_TOC
 from ppcftrace.kernel import start_kernel
 from ppcftrace.lab.preempt import PreemptError, in_window, run_preempted, traced_path
@@ -105,3 +104,13 @@ def test_preempted_inside_the_window_only_two_nops_fails():
     assert run_race("b+8").ok
     with pytest.raises(PreemptError):
         run_preempted("b+8", len(path) + 5)
+
+
+def test_a_newer_session_takes_the_cpu_over():
+    m = _traced()
+    first = StepSession(m, "hmod_hello", "world")
+    first.step()
+    second = StepSession(m, "hmod_compare", "abc", "abd")
+    assert first.step() == "lost" and first.run() == "lost" and not first.active
+    assert second.run() == "done" and second.result == 2**64 - 1      # strcmp: -1
+    assert m.log[-1] == "hmod: strcmp(abc, abd) = -1"

@@ -135,3 +135,20 @@ def test_static_html_is_the_initial_state(m, make):
     for control in w.widget.children:
         if hasattr(control, "continuous_update") and control.__class__.__name__ == "Text":
             assert control.continuous_update is False and control.description
+
+
+@pytest.mark.parametrize("text", ["", " ", "!", "*", "0x", "-4", "0xffffffffffffffffff", "a b c",
+                                  "'", "\u00e9t\u00e9", "hmod_hello+", "+0x4", ".", "[", "\\"])
+def test_any_text_in_any_field_never_raises(m, text):
+    lab, bench, st = MemoryMap(m, site="hmod_hello"), PatchBench(m, site="hmod_hello"), CpuStepper(m)
+    for field in (lab.site, lab.zoom_field):
+        field.value = text
+    lab.toggle.click()
+    bench.site.value = bench.filter.value = text
+    for b in bench.buttons + bench.inject:
+        b.click()
+    st.breakpoint.value = text
+    st.controls[5].click()
+    st.function.value, st.args.value = text, text
+    for b in st.controls:
+        b.click()

@@ -34,6 +34,7 @@ import errno
 import html
 import importlib
 import importlib.util
+import re
 import signal
 import sys
 import threading
@@ -122,16 +123,19 @@ class ConformanceReport:
         return f"<ConformanceReport {self.summary}>"
 
     def _repr_html_(self) -> str:
+        def text(s: str) -> str:            # `code` in messages as <code>
+            return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(s))
+
         colours = {"PASS": "#1b7f3b", "FAIL": "#b00020", "n/a ": "#555"}
         rows = []
         for r in self.results:
             status = self._status(r)
-            hint = f"<br><em>Hint:</em> {html.escape(r.hint)}" if r.hint else ""
+            hint = f"<br><em>Hint:</em> {text(r.hint)}" if r.hint else ""
             rows.append(
                 f'<tr><td style="color:{colours[status]};font-weight:bold">{status.strip()}</td>'
                 f"<td><code>{html.escape(r.exercise)}</code></td>"
                 f"<td>{html.escape(TITLES.get(r.exercise, ''))}</td>"
-                f"<td>{html.escape(r.message)}{hint}</td></tr>")
+                f"<td>{text(r.message)}{hint}</td></tr>")
         return (f'<div class="ppcftrace-conformance" style="background:#fff;color:#1a1a1a">'
                 f"<p><strong>{html.escape(self.summary)}</strong></p>"
                 '<table><thead><tr><th>result</th><th>scenario</th><th>what it checks</th>'

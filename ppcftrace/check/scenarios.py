@@ -27,7 +27,7 @@ from ppcftrace.disasm import disassemble_word
 from ppcftrace.ftrace import ArchContext, DynFtrace, FtraceError
 from ppcftrace.ftrace import arch as reference_arch
 
-__all__ = ["Outcome", "Snapshot", "SCENARIOS", "TITLES", "run_scenario"]
+__all__ = ["Outcome", "Snapshot", "SCENARIOS", "SCRIPTS", "TITLES", "FAULT_CASES", "run_scenario"]
 
 #: modules every multi-module scenario loads
 MODULES = ("hmod.o", "racemod.o")
@@ -295,20 +295,20 @@ def icache_script(arch: str, hooks) -> Iterator[Snapshot]:
     yield snapshot(m, hooks, "disabling them, then running init_module (icache on)", stale)
 
 
-def boot_scenario(arch, hooks) -> Outcome:
-    return compare_scripts(arch, hooks, boot_script)
+#: the scenarios that run a script with the reference and with the port, and compare
+SCRIPTS: dict[str, Script] = {
+    "boot": boot_script,
+    "modules": modules_script,
+    "filter": filter_script,
+    "icache": icache_script,
+}
 
 
-def modules_scenario(arch, hooks) -> Outcome:
-    return compare_scripts(arch, hooks, modules_script)
-
-
-def filter_scenario(arch, hooks) -> Outcome:
-    return compare_scripts(arch, hooks, filter_script)
-
-
-def icache_scenario(arch, hooks) -> Outcome:
-    return compare_scripts(arch, hooks, icache_script)
+def _compared(name: str) -> Callable[[str, object], Outcome]:
+    def scenario(arch: str, hooks) -> Outcome:
+        return compare_scripts(arch, hooks, SCRIPTS[name])
+    scenario.__name__ = f"{name}_scenario"
+    return scenario
 
 
 # -- faults: the hooks called directly on prepared sites --------------------------------
@@ -517,7 +517,11 @@ def race_scenario(arch: str, hooks) -> Outcome:
                        applicable=False)
     m = boot(arch, hooks, ("racemod.o",), cpu=True)
     cpu, mod = m.cpu, m.modules[0]
-    hooks.take_calls()
+    failed = [(h, ip, e) for h, ip, e in hooks.take_calls() if e]
+    if failed:
+        return Outcome(False, f"booting with racemod: your {failed[0][0]} returned {errname(failed[0][2])} "
+                       f"for the site at {failed[0][1]:#x} ({where(m, failed[0][1])})",
+                       "the boot and modules scenarios show why; the race needs them to pass")
     cpu.call(m.entry("sched_init"), toc=m.toc)
     site = next(s for s in mod.mcount_sites if where(m, s).startswith(".racemod_yield"))
     m.ftrace.set_ftrace_filter("*racemod_yield")
@@ -560,12 +564,12 @@ def race_scenario(arch: str, hooks) -> Outcome:
 
 
 SCENARIOS: dict[str, Callable[[str, object], Outcome]] = {
-    "boot": boot_scenario,
-    "modules": modules_scenario,
-    "filter": filter_scenario,
+    "boot": _compared("boot"),
+    "modules": _compared("modules"),
+    "filter": _compared("filter"),
     "faults": faults_scenario,
     "race": race_scenario,
-    "icache": icache_scenario,
+    "icache": _compared("icache"),
 }
 
 TITLES = {

@@ -26,7 +26,6 @@ import errno
 from typing import Callable, Iterable
 
 from ppcftrace.ftrace import arch as reference_arch
-from ppcftrace.ftrace import fastpath
 from ppcftrace.ftrace.arch import ArchContext, ftrace_update_ftrace_func
 from ppcftrace.ftrace.errors import FtraceDisabled, FtraceError
 from ppcftrace.ftrace.filters import glob_matches, parse_glob, split_patterns
@@ -50,18 +49,13 @@ class Ftrace:
     `plt` ("r11", "r12", "either": PPC32 PLT forms accepted), `match_adjust`
     (later kernels' `arch_ftrace_match_adjust`: `schedule` matches `.schedule`),
     `glob` ("2.6.29" or "2.6.30" matching), `page_size` (for the pages line),
-    `arch_ops` (what provides ftrace_make_nop / ftrace_make_call; default `ftrace.arch`),
-    `batch_min` (records from which updates go through `fastpath`; None for never).
+    `arch_ops` (what provides ftrace_make_nop / ftrace_make_call; default `ftrace.arch`).
     """
 
     def __init__(self, machine, *, policy: str = "b+8", plt: str = "r11", match_adjust: bool = False,
                  glob: str = "2.6.29", page_size: int = PAGE_SIZE,
-                 printk: Callable[[str], None] | None = None, arch_ops=None,
-                 batch_min: int | None = 256):
+                 printk: Callable[[str], None] | None = None, arch_ops=None):
         self.machine = machine
-        #: from this many records on, updates take `fastpath` (None: never)
-        self.batch_min = batch_min
-        self._fast_words: dict = {}
         #: the arch hooks called for each site: anything with ftrace_make_nop(ctx, mod, rec,
         #: addr) and ftrace_make_call(ctx, rec, addr) (ppcftrace.check.conformance plugs a
         #: student's port in here); default the reference, ppcftrace.ftrace.arch
@@ -259,20 +253,9 @@ class Ftrace:
         self.ftrace_update_cnt = 0
         mcount = self.MCOUNT_ADDR
         ctx = self.ctx
-        pending = new[::-1]
-        batching = self._batching(len(pending))
-        i = 0
-        while i < len(pending):
+        for rec in reversed(new):
             if self.ftrace_disabled:
                 return
-            if batching:
-                done = fastpath.update_code(self, pending, i)
-                self.ftrace_update_cnt += done
-                i += done
-                if i == len(pending):
-                    break
-            rec = pending[i]
-            i += 1
             try:
                 self.arch_ops.ftrace_make_nop(ctx, mod, rec, mcount)
             except FtraceError as err:
@@ -357,22 +340,15 @@ class Ftrace:
             rec.flags &= ~FTRACE_FL_ENABLED
         return want
 
-    def _batching(self, count: int) -> bool:
-        """Use `fastpath` for this many records? (only with the reference arch code)"""
-        return self.batch_min is not None and count >= self.batch_min and self.arch_ops is reference_arch
-
     def ftrace_replace_code(self, enable: bool) -> None:
         """Bring every record to its wanted state; failures mark FAILED (and free or report).
 
         The kernel flips ENABLED before patching; we flip it after a successful patch so
-        a FAILED record's flags still describe its site. With many records the in-range
-        sites go through `fastpath` first; the rest follow here one by one.
+        a FAILED record's flags still describe its site.
         """
         ftrace_addr = self.FTRACE_ADDR
-        records = list(self.records)
-        done = fastpath.replace_code(self, records, enable, ftrace_addr) if self._batching(len(records)) else ()
-        for rec in records:
-            if rec.flags & (FTRACE_FL_FREE | FTRACE_FL_FAILED) or id(rec) in done:
+        for rec in list(self.records):
+            if rec.flags & (FTRACE_FL_FREE | FTRACE_FL_FAILED):
                 continue
             try:
                 self.__ftrace_replace_code(rec, enable, ftrace_addr)

@@ -337,6 +337,7 @@ class Bench:
         try:
             run()
         except FtraceError as err:
+            self.memory.undo(mark)
             self._restore(saved)
             return self._done(Outcome(label, None, False, [CheckStatus(label, "fail", err.errno, str(err))],
                                       printk=self.machine.log[log_start:], errno=err.errno,

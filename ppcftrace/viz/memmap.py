@@ -161,6 +161,7 @@ def map_scene(model: MemoryMapModel, *, selected: int | None = None,
     if selected is not None:
         _reach(scene, model, selected, y)
         _arrows(scene, model, selected, place, y)
+        _selected_label(scene, model, selected, place, y)
     _legend(scene, model, y)
     return scene
 
@@ -246,12 +247,23 @@ def _sites(scene: Scene, model: MemoryMapModel, place, y, selected: int | None, 
         if x is not None:
             s = model.site(selected)
             scene.add(Rect(x - 4, y0 - 3, 8, y1 - y0 + 6, "none", style.INK, title=None))
-            scene.add(Text(x, y1 + 12, s.function, size=10, anchor="middle", bold=True))
     elif label and shown <= 12:
         for s in model.sites:
             x = place(s.ip)
             if x is not None:
                 scene.add(Text(x, y1 + 12, s.function, size=9, anchor="middle"))
+
+
+def _selected_label(scene: Scene, model: MemoryMapModel, ip: int, place, y) -> None:
+    """The selected site's name on a white patch, drawn last so arrows pass under it."""
+    x = place(ip)
+    if x is None:
+        return
+    name = model.site(ip).function
+    w = 6.2 * len(name) + 6
+    y1 = y["sites"][1]
+    scene.add(Rect(x - w / 2, y1 + 3, w, 13, style.BACKGROUND))
+    scene.add(Text(x, y1 + 13, name, size=10, anchor="middle", bold=True))
 
 
 def _reach(scene: Scene, model: MemoryMapModel, ip: int, y) -> None:

@@ -149,13 +149,14 @@ def _expected_target(ip: int, caller: int, tramps: list[int]) -> int | None:
 
 def _ftrace_cases() -> Iterator[tuple[int, int, list[int]]]:
     caller, tramps = EX3_CALLER, EX3_TRAMPS
-    # one word too far forward for ftrace_caller, a trampoline just behind
-    yield caller - 0x2000000, caller, [caller - 0x2000000 - 0x100]
-    edge = caller + 0x1FFFFFC            # the last site that reaches caller
+    edge = caller + 0x2000000            # the last site (above it) that reaches caller
     for ip in (0xC000000000000100, 0xC000000000400000, edge - 4, edge, edge + 4,
                0xC000000002000000, 0xC0000000027FFF00, tramps[0] - 0x2000000,
-               tramps[0] - 0x2000000 - 4, caller - 0x2000000, caller - 0x2000000 + 4,
-               tramps[0] + 0x2000000, tramps[0] + 0x2000000 + 4):
+               tramps[0] - 0x2000000 - 4, tramps[0] + 0x2000000, tramps[0] + 0x2000000 + 4):
+        yield ip, caller, tramps
+    # one word too far forward for ftrace_caller, a trampoline just behind
+    yield caller - 0x2000000, caller, [caller - 0x2000000 - 0x100]
+    for ip in (caller - 0x2000000, caller - 0x2000000 + 4):
         yield ip, caller, tramps
     # a 72 MiB text: some sites reach neither
     yield 0xC000000002400000, caller, [0xC000000004800000]

@@ -83,13 +83,18 @@ class StudentHooks:
             raise FtraceError(err, f"{hook} returned {errname(err)}", ip=ip)
 
 
+#: the package's own files: a traceback frame outside them is the port's code
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
 def where_in(exc: BaseException) -> str:
-    """' (student.py, line 12)': the innermost frame of the traceback."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return ""
-    last = frames[-1]
-    return f" ({Path(last.filename).name}, line {last.lineno})"
+    """' (student.py, line 12)': the innermost frame outside ppcftrace (the port's
+    code), or '' when every frame is the package's own."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = Path(frame.filename).resolve()
+        if _PACKAGE not in path.parents or path.parent.name == "solutions":
+            return f" ({path.name}, line {frame.lineno})"
+    return ""
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -312,22 +312,26 @@ class Ftrace:
     def _modules(self) -> list:
         return list(getattr(self.machine, "modules", None) or ())
 
-    def __ftrace_replace_code(self, rec: DynFtrace, enable: bool, ftrace_addr: int) -> bool | None:
-        """Decide what `rec` needs (after 2.6.29's flag dance); patch it. None = nothing to do."""
+    def _wanted(self, rec: DynFtrace, enable: bool) -> bool | None:
+        """2.6.29's flag dance: should `rec` call the tracer (True), not (False), or is
+        it already right (None)?"""
         fl = rec.flags
         if fl & FTRACE_FL_NOTRACE:
-            if not fl & FTRACE_FL_ENABLED:
-                return None
-            want = False
-        elif self.ftrace_filtered and enable:
+            return False if fl & FTRACE_FL_ENABLED else None
+        if self.ftrace_filtered and enable:
             fl &= FTRACE_FL_FILTER | FTRACE_FL_ENABLED
             if fl == FTRACE_FL_FILTER | FTRACE_FL_ENABLED or not fl:
                 return None
-            want = fl == FTRACE_FL_FILTER
-        else:
-            if bool(fl & FTRACE_FL_ENABLED) == enable:
-                return None
-            want = enable
+            return fl == FTRACE_FL_FILTER
+        if bool(fl & FTRACE_FL_ENABLED) == enable:
+            return None
+        return enable
+
+    def __ftrace_replace_code(self, rec: DynFtrace, enable: bool, ftrace_addr: int) -> bool | None:
+        """Patch `rec` into its wanted state; None when there was nothing to do."""
+        want = self._wanted(rec, enable)
+        if want is None:
+            return None
         if want:
             self.arch_ops.ftrace_make_call(self.ctx, rec, ftrace_addr)
             rec.flags |= FTRACE_FL_ENABLED

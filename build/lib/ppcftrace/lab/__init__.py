@@ -1,5 +1,6 @@
 """The live lab's plain logic: what the widgets of `ppcftrace.widgets` show and do.
 
+    journal   the words a view shows, and which ones the write journal changed
     sites     the state of an mcount call site, read from memory with `isa.decode`
     mapmodel  the memory map: regions, sites by state, stubs, arrows, reach, zoom
     bench     PatchBench operations: the kernel's checks as a pass/fail list, undo

@@ -25,7 +25,7 @@ from ppcftrace.ftrace.arch import test_24bit_addr
 from ppcftrace.ftrace.records import FTRACE_FL_ENABLED, FTRACE_FL_FAILED
 from ppcftrace.isa import find_bl_target, is_bl_op
 from ppcftrace.memory import MemoryFault
-from ppcftrace.viz.words import changed_words, read_words
+from ppcftrace.lab.journal import changed_words, read_words
 
 __all__ = ["Check", "CheckStatus", "Outcome", "Bench", "BenchError", "CHECKS", "errno_name"]
 
@@ -337,6 +337,7 @@ class Bench:
         try:
             run()
         except FtraceError as err:
+            self.memory.undo(mark)
             self._restore(saved)
             return self._done(Outcome(label, None, False, [CheckStatus(label, "fail", err.errno, str(err))],
                                       printk=self.machine.log[log_start:], errno=err.errno,

@@ -6,6 +6,8 @@ address that ends the run) without running it, then steps it one instruction at 
 time. It keeps the call stack the program builds (every branch-and-link pushes its
 return address and r1; reaching that address with that r1 pops it), which is what
 `step_over` and `step_out` need. String arguments are copied into a scratch region.
+The machine has one CPU, so a newer session takes it over; the older one then answers
+"lost" to every step.
 
 `registers()` gives what the chapter watches on PPC64: r1, r2 (named as the kernel's
 or a module's TOC), r11, r12, LR, CTR and the TOC save slot 40(r1); each marked when
@@ -15,6 +17,7 @@ never an exception.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from ppcftrace import isa
@@ -32,6 +35,10 @@ ARGS_BASE = {"ppc64": 0x7FFE0000, "ppc32": 0x7FFE0000}
 #: where ELFv1 code saves r2 around a call through a stub
 TOC_SAVE = 40
 _LINKING = ("b", "bc", "bclr", "bcctr")
+#: the session that set up the call each CPU is running (one processor, one call)
+_OWNER: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: bytes of the scratch region handed out so far, per region
+_ARGS_USED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 class StepError(PpcftraceError):
@@ -83,6 +90,7 @@ class StepSession:
             pass
         except CpuError as exc:
             raise StepError(f"cannot call {function}: {exc}") from None
+        _OWNER[self.cpu] = self
         self.frames: list[tuple[int, int]] = [(RETURN_ADDRESS[self.arch], self.cpu.gpr[1])]
         self._previous = self._raw_registers()
         self._before = dict(self._previous)
@@ -100,12 +108,15 @@ class StepSession:
             region = mem.region(ARGS_REGION)
         except PpcftraceError:
             region = mem.map(ARGS_REGION, ARGS_BASE[self.arch], 0x1000, "rw")
-        used = getattr(self, "_args_used", 0)
         data = value.encode() + b"\0"
+        if len(data) > region.size:
+            raise StepError(f"argument {index + 1}: string longer than {region.size - 1} bytes")
+        # sessions share the region: take the next free bytes, starting over when full
+        used = _ARGS_USED.get(region, 0)
         if used + len(data) > region.size:
-            raise StepError("string arguments too long (4 KiB in all)")
+            used = 0
         mem.write(region.start + used, data, journal=False)
-        self._args_used = used + (len(data) + 7) // 8 * 8
+        _ARGS_USED[region] = used + (len(data) + 7) // 8 * 8
         return region.start + used
 
     # -- state -----------------------------------------------------------------------
@@ -113,6 +124,11 @@ class StepSession:
     @property
     def pc(self) -> int:
         return self.cpu.pc
+
+    @property
+    def active(self) -> bool:
+        """False once a newer session has set up another call on the same CPU."""
+        return _OWNER.get(self.cpu) is self
 
     @property
     def done(self) -> bool:
@@ -176,7 +192,10 @@ class StepSession:
             self.frames.pop()
 
     def _until(self, stop) -> str:
-        """Step until `stop()` or a breakpoint, the end of the call, an error or the limit."""
+        """Step until `stop()` or a breakpoint, the end of the call, an error or the limit;
+        "lost" when another session owns the CPU now."""
+        if not self.active:
+            return "lost"
         self._previous = self._raw_registers()
         if self.done:
             return "done"

@@ -161,6 +161,7 @@ def map_scene(model: MemoryMapModel, *, selected: int | None = None,
     if selected is not None:
         _reach(scene, model, selected, y)
         _arrows(scene, model, selected, place, y)
+        _selected_label(scene, model, selected, place, y)
     _legend(scene, model, y)
     return scene
 
@@ -246,12 +247,23 @@ def _sites(scene: Scene, model: MemoryMapModel, place, y, selected: int | None, 
         if x is not None:
             s = model.site(selected)
             scene.add(Rect(x - 4, y0 - 3, 8, y1 - y0 + 6, "none", style.INK, title=None))
-            scene.add(Text(x, y1 + 12, s.function, size=10, anchor="middle", bold=True))
     elif label and shown <= 12:
         for s in model.sites:
             x = place(s.ip)
             if x is not None:
                 scene.add(Text(x, y1 + 12, s.function, size=9, anchor="middle"))
+
+
+def _selected_label(scene: Scene, model: MemoryMapModel, ip: int, place, y) -> None:
+    """The selected site's name on a white patch, drawn last so arrows pass under it."""
+    x = place(ip)
+    if x is None:
+        return
+    name = model.site(ip).function
+    w = 6.2 * len(name) + 6
+    y1 = y["sites"][1]
+    scene.add(Rect(x - w / 2, y1 + 3, w, 13, style.BACKGROUND))
+    scene.add(Text(x, y1 + 13, name, size=10, anchor="middle", bold=True))
 
 
 def _reach(scene: Scene, model: MemoryMapModel, ip: int, y) -> None:
@@ -287,7 +299,7 @@ def _arrows(scene: Scene, model: MemoryMapModel, ip: int, place, y) -> None:
             yd = y["sites"][1]
         depth = lane - 14 * k - (0 if abs(xd - xs) > 40 else 20)
         colour = style.INK if arrow.kind != "stub" else style.PALETTE[5]
-        title = f"{arrow.kind}: {arrow.source:#x} -> {arrow.dest:#x} ({model.name_of(arrow.dest)})"
+        title = f"{arrow.kind}: {arrow.source:#x} -> {arrow.dest:#x} ({model.where(arrow.dest)})"
         scene.add(Curve((xs, ys, xs, depth, xd, depth, xd, yd), colour, 1.4, title))
 
 
@@ -384,7 +396,7 @@ def memmap_html(model: MemoryMapModel, *, selected: int | None = None,
     if selected is not None:
         s = model.site(selected)
         where = f"{s.function}" + (f" [{s.module}]" if s.module else "")
-        path = " \u2192 ".join(f"{model.name_of(a.dest)}" for a in model.arrows(selected))
+        path = " \u2192 ".join(model.where(a.dest) for a in model.arrows(selected))
         info = (f"<div>Selected: {style.html_code(where)} site {style.html_code(f'{s.ip:#x}')}: "
                 f"<strong>{style.html_escape(s.state.label)}</strong>"
                 + (f" &middot; path {style.html_code(path)}" if path else "") + "</div>")

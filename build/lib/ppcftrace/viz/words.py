@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Sequence
 
 from ppcftrace.disasm import disassemble
-from ppcftrace.memory import MemoryFault
+from ppcftrace.lab.journal import changed_words, read_words  # noqa: F401 - re-exported for views
 from ppcftrace.viz import style
 
 __all__ = ["CHANGED", "CURRENT", "read_words", "changed_words", "words_html", "compare_html"]
@@ -24,26 +24,6 @@ CURRENT = "#cfe3fa"
 _TABLE = (f'style="{style.BOX_STYLE};border-collapse:collapse;font-family:monospace;'
           'font-size:12px;margin:2px 0"')
 _CELL = "padding:1px 8px;text-align:left;white-space:nowrap"
-
-
-def read_words(memory, start: int, count: int) -> list[int | None]:
-    """`count` words from `start`; None where memory cannot be read."""
-    out: list[int | None] = []
-    for i in range(count):
-        try:
-            out.append(memory.read_u32(start + 4 * i))
-        except MemoryFault:
-            out.append(None)
-    return out
-
-
-def changed_words(entries: Iterable) -> set[int]:
-    """The word addresses touched by journal entries (`memory.journal[mark:]`)."""
-    out: set[int] = set()
-    for e in entries:
-        first, last = e.address & ~3, (e.address + max(len(e.new), 1) - 1) & ~3
-        out.update(range(first, last + 4, 4))
-    return out
 
 
 def _lines(words: Sequence[int | None], start: int, arch: str, symbolize):

@@ -132,6 +132,7 @@ class CpuStepper:
             return self._say("start a call first")
         reason = getattr(self.session, action)()
         self._say({"breakpoint": "stopped at a breakpoint", "limit": "instruction limit reached",
+                   "lost": "another call has taken over the CPU since: press Start",
                    "done": "the call has returned" if self.session.error is None else ""}.get(reason, ""),
                   reason in ("breakpoint", "done"))
         self._render()

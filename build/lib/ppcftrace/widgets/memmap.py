@@ -28,11 +28,12 @@ def site_words_html(model: MemoryMapModel, ip: int, changed=()) -> str:
     site = model.site(ip)
     if site.state.via is not None:
         stub = next(s for s in model.stubs if s.address == site.state.via)
-        count = stub.size // 4
+        count = 7 if arch == "ppc64" else 4   # the instructions; a PPC64 stub's data follows
+        loads = (f", funcaddr {stub.target:#x}" if arch == "ppc64" and stub.target is not None else "")
         parts.append(words_html(read_words(mem, stub.address, count), stub.address, arch,
                                 symbolize=model.where, changed=changed,
                                 caption=f"{'stub' if arch == 'ppc64' else 'PLT entry'} "
-                                        f"{stub.address:#x} \u2192 {stub.target_name}"))
+                                        f"{stub.address:#x} \u2192 {stub.target_name}{loads}"))
     return (f'<div style="display:flex;gap:12px;flex-wrap:wrap;{style.BOX_STYLE}">'
             + "".join(f"<div>{p}</div>" for p in parts) + "</div>")
 

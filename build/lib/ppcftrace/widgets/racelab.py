@@ -49,10 +49,16 @@ def race_html(result: RaceResult, at: int | None, window: bool, context: int = 6
             f'<span style="color:{colour}"><strong>{esc(what)}</strong></span></div>'
             f"<div>r2 when the task came back past the site: "
             f"{style.html_code(_toc_name(result, result.r2_after_site))}</div>")
-    site_words = (
-        f'<div style="display:flex;gap:12px;flex-wrap:wrap">'
-        f"<div>{words_html(list(result.words_traced), result.site, result.arch, caption='site while traced')}</div>"
-        f"<div>{words_html(list(result.words_disabled), result.site, result.arch, caption='site after tracing was disabled', changed={result.site + 4 * i for i in range(2) if result.words_traced[i] != result.words_disabled[i]})}</div></div>")
+    names = {s.pc: s.where for s in result.steps}   # branch targets named as the run saw them
+    changed = {result.site + 4 * i for i in range(2)
+               if result.words_traced[i] != result.words_disabled[i]}
+    traced = words_html(list(result.words_traced), result.site, result.arch,
+                        symbolize=names.get, caption="site while traced")
+    disabled = words_html(list(result.words_disabled), result.site, result.arch,
+                          symbolize=names.get, changed=changed,
+                          caption="site after tracing was disabled")
+    site_words = (f'<div style="display:flex;gap:12px;flex-wrap:wrap"><div>{traced}</div>'
+                  f"<div>{disabled}</div></div>")
     lo = max(0, (at or 0) - context)
     rows = []
     for s in result.steps[lo:(at or 0) + context]:

@@ -108,10 +108,13 @@ class ReachExplorer:
         import ipywidgets as w
 
         self._initial = (f"{site:#x}", f"{target:#x}", link, arch)
-        text = {"continuous_update": True, "layout": w.Layout(width="26em"),
+        # like the other lab widgets: a field reports on Enter or when focus leaves it
+        text = {"continuous_update": False, "layout": w.Layout(width="26em"),
                 "style": {"description_width": "6em"}}
-        self.site = w.Text(value=self._initial[0], description="Call site", **text)
-        self.target = w.Text(value=self._initial[1], description="Target", **text)
+        self.site = w.Text(value=self._initial[0], description="Call site",
+                           tooltip="address of the bl, in hex; Enter to update", **text)
+        self.target = w.Text(value=self._initial[1], description="Target",
+                             tooltip="address it should call, in hex; Enter to update", **text)
         self.link = w.Checkbox(value=link, description="link (bl, not b)", indent=False)
         self.arch = w.Dropdown(options=list(_BITS), value=arch, description="Machine",
                                layout=w.Layout(width="16em"),
