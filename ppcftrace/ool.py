@@ -77,11 +77,14 @@ class OutOfLineOps:
         self.area = OolStubArea(base, count)
         machine.memory.map("ftrace ool stubs", base, self.area.size, "rwx")
 
+    def _check_room(self, ctx, rec) -> None:
+        if len(self.area.stubs) >= self.area.count:
+            fail(ctx, errno.EINVAL, f"No space in ftrace_ool_stub area for {rec.ip:x}", ip=rec.ip)
+
     # the kernel's ftrace_init_ool_stub()
     def ftrace_init_ool_stub(self, ctx, rec) -> int:
         area = self.area
-        if len(area.stubs) >= area.count:
-            fail(ctx, errno.EINVAL, f"No space in ftrace_ool_stub area for {rec.ip:x}", ip=rec.ip)
+        self._check_room(ctx, rec)
         stub = area.base + OOL_STUB_SIZE * len(area.stubs)
         words = ool_stub_words(stub, rec.ip, self.caller)
         data = b"".join(w.to_bytes(4, "big") for w in words)
@@ -98,6 +101,7 @@ class OutOfLineOps:
     def ftrace_make_nop(self, ctx, mod, rec, addr: int) -> None:
         stub = self.area.stub_for(rec.ip)
         if stub is None:  # boot: the compiler's `bl _mcount`, then the stub
+            self._check_room(ctx, rec)   # verify first: a failure writes nothing
             arch_elfv2.ftrace_make_nop(ctx, mod, rec, addr)
             self.ftrace_init_ool_stub(ctx, rec)
             return

@@ -153,3 +153,12 @@ def test_patchable_entries_sit_before_the_local_entry_point():
     body = dis.split("<func>:\n", 1)[1].splitlines()
     assert [ln.split("\t")[2].split()[0] for ln in body[:4]] == ["nop", "nop", "addis", "addi"]
     assert "R_PPC64_REL24" not in gnu("readelf", "-rW", str(DATA / "pfe.o"))   # no _mcount call
+
+
+def test_unknown_symbol_is_a_specific_error():
+    from ppcftrace.elfv2.abi import NoSuchSymbol
+    from ppcftrace.errors import PpcftraceError
+
+    with pytest.raises(NoSuchSymbol) as err:
+        local_entry_offset(ElfFile.open(DATA / "hmod.o"), "no_such_function")
+    assert isinstance(err.value, PpcftraceError) and "no_such_function" in str(err.value)

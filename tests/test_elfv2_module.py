@@ -69,9 +69,15 @@ def ld_link(machine, module) -> dict[str, bytes]:
                 if s.flags & SHF_ALLOC and s.type != SHT_NOBITS and s.name in module.sections}
 
 
+@pytest.fixture(params=["hmod.o", "racemod.o"])
+def any_loaded(request):
+    machine = boot()
+    return machine, machine.load_module(fixture_path(request.param))
+
+
 @pytest.mark.toolchain
-def test_loaded_module_matches_gnu_ld(loaded):
-    machine, module = loaded
+def test_loaded_module_matches_gnu_ld(any_loaded):
+    machine, module = any_loaded
     linked = ld_link(machine, module)
     assert ".text" in linked and "__mcount_loc" in linked
     restored = 0

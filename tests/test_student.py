@@ -49,8 +49,11 @@ def test_student_notebooks_keep_exercises_and_drop_solutions(path):
     assert re.findall(r":label: (\S+)", text) == [
         m for m in re.findall(r":label: (\S+)", source)
         if m in re.findall(r"\{exercise\}\n:label: (\S+)", source)]
-    assert sum(c.cell_type == "code" for c in nb.cells) >= source.count("```{code-cell}") - source.count(
-        "  - solution")
+    import jupytext
+    full = jupytext.read(path)
+    kept = [c.source for c in full.cells
+            if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])]
+    assert [c.source for c in nb.cells if c.cell_type == "code"] == kept
     for body in solution_blocks(source):
         lines = [line.strip() for line in body.splitlines()
                  if len(line.strip()) > 25 and line.strip() not in source.replace(body, "")]
@@ -243,6 +246,13 @@ def test_make_student_builds_the_whole_edition_without_solutions(tmp_path):
         for label in re.findall(r"\{exercise\}\n:label: (\S+)", source):
             assert f'id="{label}"' in page, (chapter.name, label)
         assert (nbs / (chapter.stem + ".ipynb")).exists()
+        # the page's .ipynb download is the student notebook, code cell for code cell
+        import nbformat
+        download = nbformat.read(html / "_sources" / "book" / (chapter.stem + ".ipynb"), as_version=4)
+        nbformat.validate(download)
+        student = nbformat.read(nbs / (chapter.stem + ".ipynb"), as_version=4)
+        assert [c.source for c in download.cells if c.cell_type == "code"] == \
+            [c.source for c in student.cells if c.cell_type == "code"]
         for body in solution_blocks(source):
             for line in body.splitlines():
                 line = line.strip()

@@ -15,8 +15,9 @@ by recognising the two instructions.
 from __future__ import annotations
 
 from ppcftrace.elf import ElfFile
+from ppcftrace.errors import PpcftraceError
 
-__all__ = ["STO_PPC64_LOCAL_BIT", "STO_PPC64_LOCAL_MASK", "R2_STACK_OFFSET",
+__all__ = ["NoSuchSymbol", "STO_PPC64_LOCAL_BIT", "STO_PPC64_LOCAL_MASK", "R2_STACK_OFFSET",
            "PPC64_LOCAL_ENTRY_OFFSET", "local_entry_offset", "local_entries",
            "is_global_entry_sequence", "ppc_function_entry", "ppc_global_function_entry"]
 
@@ -32,6 +33,10 @@ ADDI_R2_R2 = 0x38420000        # addi  r2,r2,0
 LIS_R2 = 0x3C400000            # lis   r2,0 (a linker may turn the addis into this)
 
 
+class NoSuchSymbol(PpcftraceError):
+    """The object has no symbol of that name."""
+
+
 def PPC64_LOCAL_ENTRY_OFFSET(other: int) -> int:  # noqa: N802 - the kernel's name
     """Bytes from the global to the local entry point, from a symbol's st_other."""
     return ((1 << ((other & STO_PPC64_LOCAL_MASK) >> STO_PPC64_LOCAL_BIT)) >> 2) << 2
@@ -41,7 +46,7 @@ def local_entry_offset(elf: ElfFile, name: str) -> int:
     """The local entry offset of symbol `name` in `elf` (0 if it has one entry point)."""
     sym = elf.symbol(name)
     if sym is None:
-        raise KeyError(name)
+        raise NoSuchSymbol(f"{elf.name}: no symbol {name!r}")
     return PPC64_LOCAL_ENTRY_OFFSET(int(elf.symbol_array["other"][sym.index]))
 
 
