@@ -259,3 +259,9 @@ def test_make_student_builds_the_whole_edition_without_solutions(tmp_path):
                 if len(line) > 25 and line not in source.replace(body, ""):
                     leaks = [p.name for p, t in texts.items() if line in t]
                     assert not leaks, (chapter.name, line, leaks)
+
+
+def test_no_chapter_uses_gated_solutions():
+    # sphinx-exercise's hide_solutions crashes on {solution-start} (sphinx-exercise#89)
+    for path in notebooks.chapters(ROOT, all_parts=True):
+        assert not re.search(r"\{(solution|exercise)-start\}", path.read_text(encoding="utf-8")), path.name
