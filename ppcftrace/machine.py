@@ -184,6 +184,17 @@ class Machine:
                 return self.kallsyms.address(dot)
         return self.kallsyms.address(name)
 
+    def resolve_function(self, name: str) -> tuple[int, int | None, object | None]:
+        """(code address, TOC to call it with, module or None) of a function in a loaded
+        module or the kernel: `hmod_hello` or `.hmod_hello`; modules are searched first,
+        as a module's own static names shadow nothing in the kernel."""
+        dot = "." if self.arch == "ppc64" else ""
+        bare = name.strip().lstrip(".")
+        for mod in self.modules:
+            if dot + bare in mod.symbols:
+                return mod.symbols[dot + bare], getattr(mod.arch, "toc", None), mod
+        return self.entry(bare), self.toc, None
+
     # -- modules (ppcftrace.module does the work) -----------------------------------------
     def load_module(self, obj, name: str | None = None, **options):
         """Load a module object like insmod; see `ppcftrace.module.load_module`."""

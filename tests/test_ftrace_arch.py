@@ -235,7 +235,9 @@ def test_ppc64_stub_word_wrong(index, bad):
 def test_ppc64_stub_high_halves_are_masked():
     """Only the top halves of words 0 and 1 are compared; the offset comes from the bottom."""
     w = w64()
-    ftrace_make_nop(w.ctx, w.mod, w.mrec, w.mcount)  # a real stub passes
+    stub = w.mod.arch.stubs[0].address
+    assert w.word(stub) & 0xFFFF and w.word(stub + 4) & 0xFFFF  # the offset is in the low halves
+    ftrace_make_nop(w.ctx, w.mod, w.mrec, w.mcount)  # ... and the real stub passes
 
 
 def test_ppc64_funcaddr_wrong():

@@ -96,18 +96,10 @@ def peek(m, addr: int, size: int) -> bytes:
     return bytes(region.data[off:off + size])
 
 
-def module_symbol(m, modname: str, name: str) -> int:
-    mod = next(x for x in m.modules if x.name == modname)
-    return mod.symbols[("." if m.arch == "ppc64" else "") + name]
-
-
 def call_function(m, modname: str | None, name: str) -> None:
     """Run a kernel (modname None) or module function on the CPU from a fresh frame."""
-    if modname is None:
-        m.cpu.call(m.entry(name), toc=m.toc)
-    else:
-        mod = next(x for x in m.modules if x.name == modname)
-        m.cpu.call(module_symbol(m, modname, name), toc=mod.arch.toc)
+    entry, toc, _ = m.resolve_function(name)   # modules first, then the kernel
+    m.cpu.call(entry, toc=toc)
 
 
 # -- snapshots and their comparison -------------------------------------------------

@@ -58,13 +58,8 @@ class Register:
 def resolve_function(machine, name: str) -> tuple[int, int | None, object]:
     """(code address, TOC to call it with, module or None) of a module or kernel function
     (`hmod_hello` or `.hmod_hello`)."""
-    dot = "." if machine.arch == "ppc64" else ""
-    bare = name.strip().lstrip(".")
-    for mod in getattr(machine, "modules", ()):
-        if dot + bare in mod.symbols:
-            return mod.symbols[dot + bare], getattr(mod.arch, "toc", None), mod
     try:
-        return machine.entry(bare), getattr(machine, "toc", None), None
+        return machine.resolve_function(name)
     except PpcftraceError:
         raise StepError(f"no function {name!r} in the kernel or a loaded module") from None
 
