@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from ppcftrace.viz import style
 
-__all__ = ["snapshot", "message_html", "text_field", "button", "LABEL_STYLE"]
+__all__ = ["StaticFallback", "snapshot", "message_html", "text_field", "button", "LABEL_STYLE"]
 
 LABEL_STYLE = {"description_width": "9em"}
+
+
+class StaticFallback:
+    """Display as the live widget where a front end can run it, and as the static
+    snapshot (`static_html()`) everywhere else: the rendered book, a terminal."""
+
+    widget: object
+
+    def static_html(self, title: str | None = None) -> str:
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        return self.static_html()
+
+    def _repr_mimebundle_(self, **kwargs: object) -> dict:
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/html"] = self.static_html()
+        return bundle
 
 
 def snapshot(body: str, title: str | None = None) -> str:

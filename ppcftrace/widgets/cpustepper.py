@@ -13,7 +13,7 @@ from ppcftrace.errors import PpcftraceError
 from ppcftrace.lab.stepper import StepError, StepSession, resolve_function
 from ppcftrace.viz import style
 from ppcftrace.viz.words import read_words, words_html
-from ppcftrace.widgets._view import button, message_html, snapshot, text_field
+from ppcftrace.widgets._view import StaticFallback, button, message_html, snapshot, text_field
 from ppcftrace.widgets.reach import parse_address
 
 __all__ = ["CpuStepper", "session_html", "parse_args"]
@@ -76,7 +76,7 @@ def session_html(session: StepSession, before: int = 4, after: int = 6) -> str:
             + "</div>")
 
 
-class CpuStepper:
+class CpuStepper(StaticFallback):
     """Start a call of `function(args)`, then step, step over, step out, run."""
 
     def __init__(self, machine, function: str = "hmod_hello", args: str = "world", steps: int = 0):
@@ -166,11 +166,3 @@ class CpuStepper:
 
     def static_html(self, title: str | None = None) -> str:
         return snapshot(self._initial, title)
-
-    def _repr_html_(self) -> str:
-        return self.static_html()
-
-    def _repr_mimebundle_(self, **kwargs: object) -> dict:
-        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
-        bundle["text/html"] = self.static_html()
-        return bundle

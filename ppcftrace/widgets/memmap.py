@@ -15,7 +15,7 @@ from ppcftrace.lab.mapmodel import MemoryMapModel
 from ppcftrace.viz import style
 from ppcftrace.viz.memmap import memmap_html
 from ppcftrace.viz.words import read_words, words_html
-from ppcftrace.widgets._view import button, message_html, snapshot, text_field
+from ppcftrace.widgets._view import StaticFallback, button, message_html, snapshot, text_field
 
 __all__ = ["MemoryMap", "site_words_html"]
 
@@ -38,7 +38,7 @@ def site_words_html(model: MemoryMapModel, ip: int, changed=()) -> str:
             + "".join(f"<div>{p}</div>" for p in parts) + "</div>")
 
 
-class MemoryMap:
+class MemoryMap(StaticFallback):
     """The map of `machine` (from `start_kernel`), with a site picked and a zoom."""
 
     def __init__(self, machine, site: str = "", zoom: str = "all", width: int = 760):
@@ -138,11 +138,3 @@ class MemoryMap:
     def static_html(self, title: str | None = None) -> str:
         """The map as it was when the widget was made, for pages without a kernel."""
         return snapshot(self._initial, title)
-
-    def _repr_html_(self) -> str:
-        return self.static_html()
-
-    def _repr_mimebundle_(self, **kwargs: object) -> dict:
-        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
-        bundle["text/html"] = self.static_html()
-        return bundle

@@ -14,7 +14,7 @@ from ppcftrace.lab.bench import Bench, Outcome, errno_name
 from ppcftrace.lab.mapmodel import MemoryMapModel
 from ppcftrace.viz import style
 from ppcftrace.viz.words import compare_html
-from ppcftrace.widgets._view import button, message_html, snapshot, text_field
+from ppcftrace.widgets._view import StaticFallback, button, message_html, snapshot, text_field
 
 __all__ = ["PatchBench", "outcome_html"]
 
@@ -51,7 +51,7 @@ def outcome_html(outcome: Outcome, arch: str, symbolize=None) -> str:
     return f'<div style="{style.BOX_STYLE}">{head}{checks}{words}{log}</div>'
 
 
-class PatchBench:
+class PatchBench(StaticFallback):
     """Pick a record (function or address), patch it, read the checks, undo."""
 
     def __init__(self, machine, site: str = "", operation: str | None = None):
@@ -165,11 +165,3 @@ class PatchBench:
 
     def static_html(self, title: str | None = None) -> str:
         return snapshot(self._initial, title)
-
-    def _repr_html_(self) -> str:
-        return self.static_html()
-
-    def _repr_mimebundle_(self, **kwargs: object) -> dict:
-        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
-        bundle["text/html"] = self.static_html()
-        return bundle

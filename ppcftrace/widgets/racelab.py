@@ -13,7 +13,7 @@ from ppcftrace.lab.preempt import in_window, run_preempted, traced_path
 from ppcftrace.race import RaceResult, setup_race
 from ppcftrace.viz import style
 from ppcftrace.viz.words import words_html
-from ppcftrace.widgets._view import message_html, snapshot
+from ppcftrace.widgets._view import StaticFallback, message_html, snapshot
 
 __all__ = ["RaceLab", "race_html"]
 
@@ -78,7 +78,7 @@ def race_html(result: RaceResult, at: int | None, window: bool, context: int = 6
             + "</div>")
 
 
-class RaceLab:
+class RaceLab(StaticFallback):
     """The policy, a "preempt before instruction" slider, and the outcome."""
 
     def __init__(self, policy: str = "two-nops", at: int | None = None, arch: str = "ppc64"):
@@ -126,11 +126,3 @@ class RaceLab:
 
     def static_html(self, title: str | None = None) -> str:
         return snapshot(self._initial, title)
-
-    def _repr_html_(self) -> str:
-        return self.static_html()
-
-    def _repr_mimebundle_(self, **kwargs: object) -> dict:
-        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
-        bundle["text/html"] = self.static_html()
-        return bundle

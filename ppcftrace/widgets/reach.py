@@ -13,6 +13,7 @@ from ppcftrace import isa
 from ppcftrace.errors import PpcftraceError
 from ppcftrace.viz import style
 from ppcftrace.viz.bitfields import bitfield_html
+from ppcftrace.widgets._view import StaticFallback, snapshot
 
 _BITS = {"ppc64": 64, "ppc32": 32}
 
@@ -99,7 +100,7 @@ def render_html(view: ReachView) -> str:
     return f"{box}{head}{body}</div>"
 
 
-class ReachExplorer:
+class ReachExplorer(StaticFallback):
     """Two hex fields (site, target), a link box and the machine (ppc64/ppc32); shows
     `render_html` of the result."""
 
@@ -137,18 +138,6 @@ class ReachExplorer:
         (plain text) heads the box."""
         site, target, link, arch = self._initial
         code = style.html_code
-        head = f"<div><strong>{style.html_escape(title)}</strong></div>" if title else ""
-        inputs = (f"{head}<div>Call site {code(site)} &middot; Target {code(target)} &middot; "
+        inputs = (f"<div>Call site {code(site)} &middot; Target {code(target)} &middot; "
                   f"link: {'yes' if link else 'no'} &middot; {arch}</div>")
-        return (f'<div class="ppcftrace-snapshot" style="{style.BOX_STYLE};border:1px solid '
-                f'{style.MUTED};border-radius:4px;padding:6px 10px;margin:4px 0 12px">'
-                f"{inputs}{render_html(evaluate(site, target, link, arch))}</div>")
-
-    def _repr_html_(self) -> str:
-        return self.static_html()
-
-    def _repr_mimebundle_(self, **kwargs: object) -> dict:
-        # the live widget where a frontend can run it, the static snapshot elsewhere
-        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
-        bundle["text/html"] = self.static_html()
-        return bundle
+        return snapshot(inputs + render_html(evaluate(site, target, link, arch)), title)
