@@ -58,13 +58,24 @@ def kernel_mcount_entries(arch: str) -> int:
     return sum(1 for i in range(0, len(hexed), size) if int(hexed[i:i + size], 16))
 
 
+def boot_json(arch: str, *extra: str) -> dict:
+    mods = [str(fixture_path(n, arch)) for n in ("hmod.o", "racemod.o")]
+    proc = cli("boot", "--arch", arch, "--module", mods[0], "--module", mods[1], "--json",
+               *extra)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
 @pytest.fixture(scope="module", params=ARCHES)
 def booted(request):
-    arch = request.param
-    mods = [str(fixture_path(n, arch)) for n in ("hmod.o", "racemod.o")]
-    proc = cli("boot", "--arch", arch, "--module", mods[0], "--module", mods[1], "--json")
-    assert proc.returncode == 0, proc.stderr
-    return arch, json.loads(proc.stdout)
+    """After ftrace_init() and ftrace_init_module(): every site converted."""
+    return request.param, boot_json(request.param)
+
+
+@pytest.fixture(scope="module", params=ARCHES)
+def as_linked(request):
+    """--no-ftrace: the sites as the linker and the module loader left them."""
+    return request.param, boot_json(request.param, "--no-ftrace")
 
 
 def test_boot_json_shape(booted):
@@ -84,7 +95,23 @@ def test_boot_json_shape(booted):
     for r in doc["records"]:
         assert HEX.match(r["ip"]) and len(r["words"]) == 2
         assert all(WORD.match(w) for w in r["words"])
-        assert r["state"] == "call"
+        assert r["state"] == "nop"
+
+
+def test_boot_converts_every_site_to_the_kernels_nop_form(booted):
+    """Kernel and ppc32 module sites: `nop` over the bl; ppc64 module sites: `b .+8`
+    over the bl, `ld r2,40(r1)` kept (FACTS.md section 4) - words from GNU as."""
+    arch, doc = booted
+    linked = {r["ip"]: r for r in boot_json(arch, "--no-ftrace")["records"]}
+    nop, = gnu_words(arch, ["nop"])
+    assert set(linked) == {r["ip"] for r in doc["records"]}
+    for r in doc["records"]:
+        first, second = (int(w, 16) for w in r["words"])
+        if arch == "ppc64" and r["module"] is not None:
+            assert [first, second] == gnu_words(arch, ["b .+8", "ld 2,40(1)"]), r
+        else:
+            assert first == nop, r
+        assert r["words"][1] == linked[r["ip"]]["words"][1], "the second word is never touched"
 
 
 def test_boot_json_against_nm_and_readelf(booted):
@@ -121,8 +148,8 @@ def test_stub_words_in_json_are_gnu_as_words(booted):
             assert [int(w, 16) for w in s["words"]] == gnu_words(arch, lines)
 
 
-def test_record_words_call_mcount(booted):
-    arch, doc = booted
+def test_record_words_call_mcount(as_linked):
+    arch, doc = as_linked
     mode = capstone.CS_MODE_64 if arch == "ppc64" else capstone.CS_MODE_32
     cs = capstone.Cs(capstone.CS_ARCH_PPC, mode | capstone.CS_MODE_BIG_ENDIAN)
     cs.detail = True
