@@ -197,3 +197,29 @@ def test_foreign_and_truncated_objects_exit_1_with_one_line(tmp_path):
         lines = proc.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("ppcftrace: error: ")
         assert obj in lines[0]
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_synthetic_boot_reports_records_and_timings(arch):
+    from ppcftrace.cli.boot import SYNTHETIC_MODULE_FUNCTIONS
+
+    n = 3000
+    proc = cli("boot", "--arch", arch, "--synthetic", str(n), "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    # one record per kernel function and per module function, nothing lost on the way
+    assert doc["record_count"] == n + len(doc["modules"]) * SYNTHETIC_MODULE_FUNCTIONS
+    assert len(doc["modules"]) == 2
+    assert any(f"allocating {n} entries" in line for line in doc["log"])
+    assert set(doc["timings"]) == {"convert_nops_s", "enable_all_s", "disable_all_s"}
+    assert all(isinstance(t, float) and 0 < t < 60 for t in doc["timings"].values())
+    for m in doc["modules"]:
+        assert HEX.match(m["base"]) and HEX.match(m["tramp"])
+        assert (m["toc"] is None) == (arch == "ppc32")
+
+
+def test_synthetic_boot_errors_are_one_line():
+    for extra in (["--synthetic", "0"], ["--synthetic", "10", "--module", "x.o"]):
+        proc = cli("boot", *extra)
+        assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "Traceback" not in proc.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def register(subparsers) -> None:
-    from ppcftrace.cli import add_arch
+    from ppcftrace.cli import add_arch, parse_int
 
     p = subparsers.add_parser(
         "boot", help="boot the simulated kernel, load modules, list the mcount sites",
@@ -18,6 +18,10 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the machine as JSON")
     p.add_argument("--no-ftrace", action="store_true",
                    help="skip ftrace_init(): leave every site calling _mcount")
+    p.add_argument("--synthetic", type=parse_int, metavar="N",
+                   help="boot a synthetic kernel of N -pg functions plus two synthetic "
+                        "modules instead of the fixtures, and time ftrace_init(), "
+                        "enabling and disabling every site")
     p.set_defaults(run=run)
 
 
@@ -37,6 +41,10 @@ def run(args) -> int:
 
     from ppcftrace.kernel import start_kernel
 
+    if args.synthetic is not None:
+        doc = synthetic_json(args.arch, args.synthetic, args.module)
+        print(json.dumps(doc, indent=1) if args.json else synthetic_summary(doc))
+        return 0
     # ftrace_init() turns every site into a nop ("nop"); --no-ftrace shows the
     # sites as linked and loaded (`bl _mcount`, "call")
     machine = start_kernel(args.arch, [split_module_arg(t) for t in args.module],
@@ -47,6 +55,62 @@ def run(args) -> int:
     else:
         print(summary(doc))
     return 0
+
+
+#: functions in each of the two synthetic modules `--synthetic` loads
+SYNTHETIC_MODULE_FUNCTIONS = 100
+
+
+def synthetic_json(arch: str, n: int, module_args: list[str]) -> dict:
+    """Boot a synthetic kernel of `n` functions and two modules; time the three phases.
+
+    The machine and modules are built first, so the timings cover ftrace alone:
+    ftrace_init() plus ftrace_init_module() (every site to a nop), enabling the
+    function tracer (every site to a call) and disabling it again.
+    """
+    import time
+
+    from ppcftrace.errors import PpcftraceError
+    from ppcftrace.ftrace import Ftrace
+    from ppcftrace.synthetic import synthetic_machine
+
+    if module_args:
+        raise PpcftraceError("--synthetic builds its own modules: drop --module")
+    if n < 1:
+        raise PpcftraceError(f"--synthetic: need at least 1 function, got {n}")
+    machine = synthetic_machine(n, arch)
+    for name in ("synmod_a", "synmod_b"):
+        machine.add_module(name, SYNTHETIC_MODULE_FUNCTIONS)
+    ftrace = Ftrace(machine)
+    start = time.perf_counter()
+    ftrace.ftrace_init()
+    for mod in machine.modules:
+        ftrace.ftrace_init_module(mod)
+    converted = time.perf_counter()
+    ftrace.current_tracer = "function"
+    enabled = time.perf_counter()
+    ftrace.current_tracer = "nop"
+    disabled = time.perf_counter()
+    if ftrace.ftrace_disabled:
+        raise PpcftraceError("ftrace disabled itself: " + "; ".join(machine.log[-3:]))
+    return {"arch": arch, "synthetic": n,
+            "modules": [{"name": m.name, "base": _hex(m.base), "size": m.size,
+                         "toc": _hex(m.arch.toc), "tramp": _hex(m.arch.tramp)}
+                        for m in machine.modules],
+            "record_count": len(ftrace.records),
+            "log": list(machine.log),
+            "timings": {"convert_nops_s": round(converted - start, 6),
+                        "enable_all_s": round(enabled - converted, 6),
+                        "disable_all_s": round(disabled - enabled, 6)}}
+
+
+def synthetic_summary(doc: dict) -> str:
+    t = doc["timings"]
+    return "\n".join([*doc["log"],
+                      f"{doc['arch']} synthetic kernel of {doc['synthetic']} functions, "
+                      f"{len(doc['modules'])} modules: {doc['record_count']} records",
+                      f"convert {t['convert_nops_s']:.3f} s, enable all {t['enable_all_s']:.3f} s, "
+                      f"disable all {t['disable_all_s']:.3f} s"])
 
 
 def _hex(value: int | None) -> str | None:
