@@ -121,31 +121,24 @@ def _words(machine, address: int, n: int) -> list[str]:
     return [f"{machine.memory.read_u32(address + 4 * i):08x}" for i in range(n)]
 
 
-def record_state(machine, ip: int, words: tuple[int, int]) -> str:
-    """What the site does now: "call" (bl to _mcount, directly or through a stub or
-    PLT entry), "nop" (nop, or b .+8 on PPC64 modules), "tracer" (bl to a trampoline
-    or ftrace_caller), else "other"."""
-    from ppcftrace.isa.code_patching import find_bl_target, is_bl_op
-    from ppcftrace.isa.ppc_opcode import PPC_INST_B_8, PPC_INST_NOP
-    from ppcftrace.module import module_lookup
+#: the `state` a record shows, by `lab.sites` state: ftrace's two disabled forms are
+#: both "nop"; a call of ftrace_caller (directly or through the trampoline) is "tracer"
+BOOT_STATE = {"mcount": "call", "nop": "nop", "b+8": "nop", "ftrace": "tracer", "other": "other"}
 
-    op = words[0]
-    if op in (PPC_INST_NOP, PPC_INST_B_8):
-        return "nop"
-    if not is_bl_op(op):
-        return "other"
-    target = find_bl_target(ip, op, machine.arch)
+
+def site_classifier(machine):
+    """`state(ip, words)` for this machine's sites, by `lab.sites.classify_site` with
+    every stub / PLT entry's current target read from memory."""
+    from ppcftrace.lab.sites import classify_site, stub_target
+
+    stubs = {s.address: stub_target(machine.memory, s.address, machine.arch)
+             for m in machine.modules for s in m.arch.stubs}
     mcount, caller = machine.entry("_mcount"), machine.entry("ftrace_caller")
-    found = module_lookup(machine, target)
-    if found is not None:
-        for stub in found[0].arch.stubs:
-            if stub.address == target:
-                target = stub.target
-    if target == mcount:
-        return "call"
-    if target == caller:
-        return "tracer"
-    return "other"
+
+    def state(ip: int, words: tuple[int, int]) -> str:
+        return BOOT_STATE[classify_site(words, ip, machine.arch, mcount=mcount,
+                                        ftrace_caller=caller, stubs=stubs).state]
+    return state
 
 
 def records(machine) -> list[dict]:
@@ -155,6 +148,7 @@ def records(machine) -> list[dict]:
     sites = [(ip, None) for ip in machine.mcount_sites if ip]
     for mod in machine.modules:
         sites += [(ip, mod) for ip in mod.mcount_sites]
+    state = site_classifier(machine)
     out = []
     for ip, mod in sites:
         if mod is None:
@@ -166,7 +160,7 @@ def records(machine) -> list[dict]:
         words = (machine.memory.read_u32(ip), machine.memory.read_u32(ip + 4))
         out.append({"ip": _hex(ip), "function": function,
                     "module": mod.name if mod else None,
-                    "state": record_state(machine, ip, words),
+                    "state": state(ip, words),
                     "words": [f"{w:08x}" for w in words]})
     return out
 
