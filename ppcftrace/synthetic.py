@@ -23,7 +23,7 @@ import struct
 from dataclasses import dataclass, field
 
 from ppcftrace.errors import PpcftraceError
-from ppcftrace.isa import BRANCH_SET_LINK, PPC_HA, PPC_LO, assemble, create_branch
+from ppcftrace.isa import BRANCH_SET_LINK, assemble, create_branch
 from ppcftrace.memory import AddressSpace
 
 __all__ = ["SyntheticMachine", "SyntheticModule", "SyntheticError", "Stub", "ModArch", "synthetic_machine", "KERNELBASE",
@@ -261,13 +261,13 @@ class SyntheticMachine:
     def _far_call(self, at: int, target_fptr: int, toc: int | None) -> tuple[list[int], bytes]:
         """A stub (PPC64, module_64.c) or PLT entry (PPC32, module_32.c) at `at` to a kernel function."""
         if self.arch == "ppc64":
-            off = at - toc
+            from ppcftrace.module64 import stub_words_for
             entry = self.memory.read_u64(target_fptr)
             ktoc = self.memory.read_u64(target_fptr + 8)
-            words = [0x3D820000 | PPC_HA(off), 0x398C0000 | PPC_LO(off), 0xF8410028, 0xE96C0020,
-                     0xE84C0028, 0x7D6903A6, 0x4E800420, 0]
+            words = [*stub_words_for(at, toc), 0]    # 7 instructions, then padding
             return words, struct.pack(">8IQQ", *words, entry, ktoc)
-        words = [0x3D600000 | PPC_HA(target_fptr), 0x396B0000 | PPC_LO(target_fptr), 0x7D6903A6, 0x4E800420]
+        from ppcftrace.module32 import plt_entry_words
+        words = list(plt_entry_words(target_fptr))
         return words, struct.pack(">4I", *words)
 
     def add_module(self, name: str, nfuncs: int, *, tramp: bool = True) -> SyntheticModule:
