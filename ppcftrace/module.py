@@ -85,6 +85,9 @@ class Module:
     exports: dict[str, int]
     arch: ModArch
     mcount_sites: list[int]
+    #: where `mcount_sites` came from: the object's "__mcount_loc" (recordmcount ran at
+    #: build time) or, for plain compiler output, its "relocations"
+    mcount_source: str = "__mcount_loc"
     init_base: int | None = None
     init_size: int = 0
     text_size: int = 0
@@ -354,13 +357,32 @@ def _read_ksymtab(ctx: LoadContext) -> dict[str, int]:
 
 
 def _read_mcount_loc(ctx: LoadContext) -> list[int]:
-    """The call sites the module's `__mcount_loc` lists (after relocation), zeros skipped."""
+    """The call sites the module's `__mcount_loc` lists (after relocation), zeros skipped.
+
+    An object built without recordmcount has no `__mcount_loc`; a 2008 kernel would
+    then trace none of its functions. We find its sites from the `_mcount` relocations
+    instead, as recordmcount would have at build time, so plain GCC output loads as a
+    kbuild-built module would (`Module.mcount_source` says which way they came).
+    """
     s = ctx.section("__mcount_loc")
     if s is None or s.offset is None:
-        return []
+        return _sites_from_relocations(ctx)
     word = ctx.bits // 8
     sites = [ctx.read(at, word) for at in range(s.addr, s.addr + s.size - word + 1, word)]
     return [ip for ip in sites if ip]
+
+
+def _sites_from_relocations(ctx: LoadContext) -> list[int]:
+    """Load addresses of the `_mcount` calls the object's relocations name."""
+    from ppcftrace.recordmcount import sites_from_relocations
+
+    out = []
+    for site in sites_from_relocations(ctx.elf):
+        # module_64.c renames .init* to _init* so the generic loader keeps them apart
+        sec = ctx.section(site.section) or ctx.section("_" + site.section[1:])
+        if sec is not None and sec.offset is not None:
+            out.append(sec.addr + site.offset)
+    return sorted(out)
 
 
 def _module_symbols(ctx: LoadContext, arch) -> tuple[dict[str, int], list[tuple[int, str]]]:
@@ -440,12 +462,13 @@ def load_module(machine, obj, name: str | None = None, **options) -> Module:
         modarch = arch.module_finalize(ctx)
         exports = _read_ksymtab(ctx)
         sites = _read_mcount_loc(ctx)
+        source = "__mcount_loc" if ctx.section("__mcount_loc") is not None else "relocations"
         symbols, code = _module_symbols(ctx, arch)
     except ELFError as exc:
         raise ModuleLoadError(f"{name}: {exc}", errno=_errno.ENOEXEC) from exc
     module = Module(name=name, arch_name=arch_name, base=ctx.core_base, size=ctx.core_size,
                     sections=_sections_map(ctx), symbols=symbols, exports=exports,
-                    arch=modarch, mcount_sites=sites,
+                    arch=modarch, mcount_sites=sites, mcount_source=source,
                     init_base=ctx.init_base if ctx.init_size else None,
                     init_size=ctx.init_size, text_size=ctx.text_size,
                     uses=tuple(ctx.uses), obj=elf, _code=code)
