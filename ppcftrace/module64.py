@@ -214,6 +214,50 @@ def local_call_target(ctx: LoadContext, sym_index: int, value: int) -> int:
     return (ctx.symval[target_sym] + addend) & M64
 
 
+#: the R_PPC64_TOC16* types: values relative to the module's r2
+TOC16_TYPES = frozenset(R[n] for n in ("TOC16", "TOC16_DS", "TOC16_LO", "TOC16_LO_DS",
+                                       "TOC16_HA", "TOC16_HI"))
+
+
+def apply_toc16(ctx: LoadContext, typ: int, location: int, value: int, r2: int) -> None:
+    """One R_PPC64_TOC16* relocation; the kernel's overflow and alignment checks."""
+    value = (value - r2) & M64
+    if typ == R["TOC16"]:
+        if (value + 0x8000) & M64 > 0xFFFF:
+            raise ctx.fail(f"bad TOC16 relocation ({value})")
+        ctx.write(location, 2, value & 0xFFFF)
+    elif typ == R["TOC16_DS"]:
+        if value & 3 or (value + 0x8000) & M64 > 0xFFFF:
+            raise ctx.fail(f"bad TOC16_DS relocation ({value})")
+        ctx.write(location, 2, (ctx.read(location, 2) & ~0xFFFC) | (value & 0xFFFC))
+    elif typ == R["TOC16_LO"]:
+        ctx.write(location, 2, value & 0xFFFF)
+    elif typ == R["TOC16_LO_DS"]:
+        if value & 3:
+            raise ctx.fail(f"bad TOC16_LO_DS relocation ({value})")
+        ctx.write(location, 2, (ctx.read(location, 2) & ~0xFFFC) | (value & 0xFFFC))
+    elif typ == R["TOC16_HA"]:
+        ctx.write(location, 2, PPC_HA(value))
+    else:  # TOC16_HI
+        ctx.write(location, 2, (value >> 16) & 0xFFFF)
+
+
+def write_rel24(ctx: LoadContext, location: int, target: int) -> None:
+    """Point the `bl` at `location` to `target`: bits 2-25 only, "REL24 %li out of range!"."""
+    value = (target - location) & M64
+    if (value + 0x2000000) & M64 > 0x3FFFFFF or value & 3:
+        raise ctx.fail(f"REL24 {_slong(value)} out of range!")
+    ctx.write(location, 4, (ctx.read(location, 4) & ~0x03FFFFFC) | (value & 0x03FFFFFC))
+
+
+def write_rel32(ctx: LoadContext, location: int, target: int) -> None:
+    """A 32-bit PC-relative word, which must fit."""
+    value = (target - location) & M64
+    if (value + 0x80000000) & M64 > 0xFFFFFFFF:
+        raise ctx.fail(f"REL32 {_slong(value)} out of range!")
+    ctx.write(location, 4, value)
+
+
 def apply_relocate_add(ctx: LoadContext, rsec) -> None:
     """Apply one RELA section; then set arch.toc and make the ftrace trampoline."""
     target = ctx.sections[rsec.info]
@@ -227,27 +271,8 @@ def apply_relocate_add(ctx: LoadContext, rsec) -> None:
             ctx.write(location, 8, value)
         elif typ == R["TOC"]:
             ctx.write(location, 8, r2)
-        elif typ == R["TOC16"]:
-            value = (value - r2) & M64
-            if (value + 0x8000) & M64 > 0xFFFF:
-                raise ctx.fail(f"bad TOC16 relocation ({value})")
-            ctx.write(location, 2, value & 0xFFFF)
-        elif typ == R["TOC16_DS"]:
-            value = (value - r2) & M64
-            if value & 3 or (value + 0x8000) & M64 > 0xFFFF:
-                raise ctx.fail(f"bad TOC16_DS relocation ({value})")
-            ctx.write(location, 2, (ctx.read(location, 2) & ~0xFFFC) | (value & 0xFFFC))
-        elif typ == R["TOC16_LO"]:
-            ctx.write(location, 2, (value - r2) & 0xFFFF)
-        elif typ == R["TOC16_LO_DS"]:
-            value = (value - r2) & M64
-            if value & 3:
-                raise ctx.fail(f"bad TOC16_LO_DS relocation ({value})")
-            ctx.write(location, 2, (ctx.read(location, 2) & ~0xFFFC) | (value & 0xFFFC))
-        elif typ == R["TOC16_HA"]:
-            ctx.write(location, 2, PPC_HA(value - r2))
-        elif typ == R["TOC16_HI"]:
-            ctx.write(location, 2, ((value - r2) >> 16) & 0xFFFF)
+        elif typ in TOC16_TYPES:
+            apply_toc16(ctx, typ, location, value, r2)
         elif typ == R["REL24"]:
             if ctx.symbols[sym].shndx == SHN_UNDEF:
                 # External: go via stub
@@ -258,17 +283,11 @@ def apply_relocate_add(ctx: LoadContext, rsec) -> None:
                     raise ctx.fail(ctx.message)
             else:
                 value = local_call_target(ctx, sym, value)
-            value = (value - location) & M64
-            if (value + 0x2000000) & M64 > 0x3FFFFFF or value & 3:
-                raise ctx.fail(f"REL24 {_slong(value)} out of range!")
-            ctx.write(location, 4, (ctx.read(location, 4) & ~0x03FFFFFC) | (value & 0x03FFFFFC))
+            write_rel24(ctx, location, value)
         elif typ == R["REL64"]:
             ctx.write(location, 8, value - location)
         elif typ == R["REL32"]:
-            value = (value - location) & M64
-            if (value + 0x80000000) & M64 > 0xFFFFFFFF:
-                raise ctx.fail(f"REL32 {_slong(value)} out of range!")
-            ctx.write(location, 4, value)
+            write_rel32(ctx, location, value)
         elif typ in (R["ADDR16_LO"], R["ADDR16_HI"], R["ADDR16_HA"], R["ADDR16_LO_DS"],
                      R["ADDR16_HIGHER"], R["ADDR16_HIGHERA"], R["ADDR16_HIGHEST"],
                      R["ADDR16_HIGHESTA"]):

@@ -37,7 +37,8 @@ from ppcftrace.isa.code_patching import PPC_HA, PPC_LO
 from ppcftrace.isa.ppc_opcode import PPC_INST_LD_TOC_ELFV2, PPC_INST_NOP
 from ppcftrace.module import LoadContext, ModArch, Stub, kernel_symbol
 from ppcftrace import module64
-from ppcftrace.module64 import M64, _addr16, _slong, count_relocs, my_r2, relacmp_key
+from ppcftrace.module64 import (M64, TOC16_TYPES, _addr16, _slong, apply_toc16, count_relocs, my_r2,
+                                relacmp_key, write_rel24, write_rel32)
 
 __all__ = ["PPC64_STUB_ELFV2", "FTRACE_STUB", "STUB_MAGIC", "STUB_SIZE", "MAGIC_OFFSET",
            "FUNCDATA_OFFSET", "create_stub_words", "create_ftrace_stub_words",
@@ -216,29 +217,6 @@ def _half(ctx: LoadContext, location: int, value: int, mask: int = 0xFFFF) -> No
     ctx.write(location, 2, (ctx.read(location, 2) & ~mask & 0xFFFF) | (value & mask))
 
 
-def _toc16(ctx: LoadContext, typ: int, location: int, value: int) -> None:
-    """The R_PPC64_TOC16* cases: `value` relative to the module's r2."""
-    value = (value - my_r2(ctx)) & M64
-    if typ == R["TOC16"]:
-        if (value + 0x8000) & M64 > 0xFFFF:
-            raise ctx.fail(f"bad TOC16 relocation (0x{value:x})")
-        _half(ctx, location, value)
-    elif typ == R["TOC16_DS"]:
-        if value & 3 or (value + 0x8000) & M64 > 0xFFFF:
-            raise ctx.fail(f"bad TOC16_DS relocation (0x{value:x})")
-        _half(ctx, location, value, 0xFFFC)
-    elif typ == R["TOC16_LO"]:
-        _half(ctx, location, value)
-    elif typ == R["TOC16_LO_DS"]:
-        if value & 3:
-            raise ctx.fail(f"bad TOC16_LO_DS relocation (0x{value:x})")
-        _half(ctx, location, value, 0xFFFC)
-    elif typ == R["TOC16_HI"]:
-        _half(ctx, location, value >> 16)
-    else:  # TOC16_HA
-        _half(ctx, location, ((value + 0x8000) & M64) >> 16)
-
-
 def _rel24(ctx: LoadContext, location: int, sym: int, value: int) -> None:
     """A call: external ones through a stub (and restore_r2), local ones to the local
     entry point; then the 24-bit offset, bits 2-25 only."""
@@ -251,18 +229,13 @@ def _rel24(ctx: LoadContext, location: int, sym: int, value: int) -> None:
             raise ctx.fail(ctx.message)
     else:
         value += _local_entry_offset(ctx, sym)
-    value = (value - location) & M64
-    if (value + 0x2000000) & M64 > 0x3FFFFFF or value & 3:
-        raise ctx.fail(f"REL24 {_slong(value)} out of range!")
-    ctx.write(location, 4, (ctx.read(location, 4) & ~0x03FFFFFC) | (value & 0x03FFFFFC))
+    write_rel24(ctx, location, value)
 
 
 def apply_relocate_add(ctx: LoadContext, rsec) -> None:
     """Apply one RELA section of an ELFv2 module."""
     _fix_dot_toc(ctx)
     target = ctx.sections[rsec.info]
-    toc16 = {R[n] for n in ("TOC16", "TOC16_DS", "TOC16_LO", "TOC16_LO_DS", "TOC16_HI",
-                            "TOC16_HA")}
     for offset, sym, typ, addend in ctx.sorted_relas(rsec, relacmp_key):
         location = (target.addr + offset) & M64
         value = (ctx.symval[sym] + addend) & M64
@@ -272,17 +245,14 @@ def apply_relocate_add(ctx: LoadContext, rsec) -> None:
             ctx.write(location, 8, value)
         elif typ == R["TOC"]:
             ctx.write(location, 8, my_r2(ctx))
-        elif typ in toc16:
-            _toc16(ctx, typ, location, value)
+        elif typ in TOC16_TYPES:
+            apply_toc16(ctx, typ, location, value, my_r2(ctx))
         elif typ == R["REL24"]:
             _rel24(ctx, location, sym, value)
         elif typ == R["REL64"]:
             ctx.write(location, 8, value - location)
         elif typ == R["REL32"]:
-            value = (value - location) & M64
-            if (value + 0x80000000) & M64 > 0xFFFFFFFF:
-                raise ctx.fail(f"REL32 {_slong(value)} out of range!")
-            ctx.write(location, 4, value)
+            write_rel32(ctx, location, value)
         elif typ in (R["TOCSAVE"], R["ENTRY"]):
             pass  # markers the kernel may ignore (it optimises ENTRY; we keep the code)
         elif typ == R["REL16_HA"]:

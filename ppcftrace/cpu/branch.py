@@ -177,7 +177,7 @@ MSR_EE, MSR_RI = 1 << 15, 1 << 1
 
 @op("mfspr", "mtspr")
 def _spr_move(cpu, w, pc, name=None):
-    g, st, M = cpu.gpr, cpu.state, cpu.mask
+    g, st = cpu.gpr, cpu.state
     r = (w >> 21) & 31
     spr = _spr(w)
     if SPRG0 <= spr < SPRG0 + 4:

@@ -38,7 +38,7 @@ def _common(cpu, w, name, table):
 
 @op(*_LOADS)
 def _load(cpu, w, pc, name=None):
-    g, M, bits = cpu.gpr, cpu.mask, cpu.bits
+    g, M = cpu.gpr, cpu.mask
     size, signed, update, indexed, rt, ra, rb, d = _common(cpu, w, name, _LOADS)
     read = cpu.readers[size]
     width = size * 8

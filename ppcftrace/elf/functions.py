@@ -17,7 +17,7 @@ import numpy as np
 from ppcftrace.elf.errors import CorruptELF
 from ppcftrace.elf.opd import R_PPC64_ADDR64
 from ppcftrace.elf.sections import SHF_EXECINSTR, SHT_NOBITS
-from ppcftrace.elf.symbols import BINDS, SHN_LORESERVE
+from ppcftrace.elf.symbols import SHN_LORESERVE
 
 if TYPE_CHECKING:
     from ppcftrace.elf.file import ElfFile
