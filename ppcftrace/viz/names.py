@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-__all__ = ["symbolizer"]
+__all__ = ["symbolizer", "show_code"]
 
 
 def symbolizer(machine) -> Callable[[int], str | None]:
@@ -31,3 +31,13 @@ def symbolizer(machine) -> Callable[[int], str | None]:
                 return found[0] + (f"+{found[1]:#x}" if found[1] else "")
         return machine.kallsyms.symbolize(addr)
     return name
+
+
+def show_code(machine, address: int, count: int = 1, symbolize=None) -> None:
+    """Print `count` words of `machine`'s memory at `address`, disassembled, with branch
+    targets named (by `symbolizer(machine)` unless `symbolize` is given)."""
+    from ppcftrace.disasm import disassemble, format_lines
+
+    data = machine.memory.read(address, 4 * count)
+    print(format_lines(disassemble(data, address, machine.arch,
+                                   symbolize=symbolize or symbolizer(machine)), machine.arch))
