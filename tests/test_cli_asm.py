@@ -27,15 +27,20 @@ def test_asm_words_match_gnu_as():
     assert proc.stdout.split() == [gnu[i:i + 4].hex() for i in range(0, len(gnu), 4)]
 
 
+@pytest.mark.toolchain
 def test_asm_semicolons_and_absolute_targets():
+    need_toolchain("ppc64")
     proc = ppcftrace("asm", "--at", "0xc000000000001000", "bl 0xc000000000000000; nop",
                      "ld r2,40(r1)")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["4bfff001", "60000000", "e8410028"]
+    # the same three instructions with the target written relative, through GNU as
+    gnu = gnu_assemble("bl .-0x1000\nnop\nld r2,40(r1)", "ppc64")
+    assert proc.stdout.split() == [gnu[i:i + 4].hex() for i in range(0, len(gnu), 4)]
 
 
 def test_disasm_lines():
-    capstone = pytest.importorskip("capstone")
+    import capstone  # a declared dependency: missing means broken, not skipped
     proc = ppcftrace("disasm", "--at", "0xc000000000001000", "4bfff001", "48000008", "e8410028")
     assert proc.returncode == 0, proc.stderr
     cs = capstone.Cs(capstone.CS_ARCH_PPC, capstone.CS_MODE_64 | capstone.CS_MODE_BIG_ENDIAN)

@@ -104,7 +104,8 @@ def test_truncated_object(tmp_path):
     data = open(corpus("ppc64", count=20)[0], "rb").read()
     path = tmp_path / "cut.o"
     path.write_bytes(data[: len(data) // 2])
-    _one_line_error(ppcftrace("mcount", str(path)))
+    line = _one_line_error(ppcftrace("mcount", str(path)))
+    assert str(path) in line and "end of file" in line   # says which file and why
 
 
 def test_start_up_imports_stay_light():

@@ -149,7 +149,8 @@ def test_report_shows_in_a_terminal_and_in_jupyter():
 
 
 def test_the_module_is_callable():
-    assert conformance_module(Port(), "ppc32", scenarios=["boot"])
+    report = conformance_module(Port(), "ppc32", scenarios=["boot"])
+    assert report and str(report) == str(conformance(Port(), "ppc32", scenarios=["boot"]))
 
 
 def test_a_port_can_return_errnos_or_raise():
@@ -163,7 +164,27 @@ def test_a_port_can_return_errnos_or_raise():
             return 0
 
     assert conformance(Raises, "ppc64", scenarios=["faults"])
-    assert errno.EPERM  # the suite maps both forms to the same errno
+
+    # the suite maps both forms to the same errno: a wrong errno raised reads like one returned
+    def swapped(ret):
+        return -errno.EFAULT if ret == -errno.EPERM else ret
+
+    class RaisesSwapped(Port):
+        def ftrace_modify_code(self, ctx, ip, old, new):
+            ret = swapped(super().ftrace_modify_code(ctx, ip, old, new))
+            if ret:
+                raise FtraceError(-ret, "refused")
+            return 0
+
+    class ReturnsSwapped(Port):
+        def ftrace_modify_code(self, ctx, ip, old, new):
+            return swapped(super().ftrace_modify_code(ctx, ip, old, new))
+
+    raised = conformance(RaisesSwapped, "ppc64", scenarios=["faults"])
+    returned = conformance(ReturnsSwapped, "ppc64", scenarios=["faults"])
+    assert not raised and not returned
+    assert "returned -EFAULT (reading faulted), expected -EPERM" in raised["faults"].message
+    assert raised["faults"].message == returned["faults"].message
 
 
 def test_cli(tmp_path, capsys):

@@ -7,13 +7,12 @@ A second, independent reference: the same linked harness bytes run in Unicorn fr
 from __future__ import annotations
 
 import pytest
+import unicorn  # requirements-test.txt: missing means broken, not skipped
 
 from conftest import need
 from cpu_harness import Layout, build, explain, harness_source, load_elf, make_batch, workdir
 from ppcftrace.cpu import CPU
 from ppcftrace.toolchain import PREFIX
-
-unicorn = pytest.importorskip("unicorn")
 
 
 def run_unicorn(mem, start: int, stop: int, address: int, size: int) -> bytes:

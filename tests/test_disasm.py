@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import capstone  # a declared dependency: missing means broken, not skipped
 import pytest
 
 from conftest import need_toolchain
 from ppcftrace.disasm import Line, disassemble, format_lines
 from ppcftrace.toolchain import gnu_assemble, run, tool
-
-capstone = pytest.importorskip("capstone")
 
 SOURCE = """\
 mflr r0

@@ -6,11 +6,10 @@ and relocation of the corpus the same way, or one of the two is wrong.
 
 from __future__ import annotations
 
+import elftools  # noqa: F401  (requirements.txt: missing means broken, not skipped)
 import pytest
 
 from conftest import need_toolchain
-
-elftools = pytest.importorskip("elftools")
 
 
 @pytest.fixture(scope="module", params=("ppc64", "ppc32"))

@@ -5,7 +5,6 @@ Every shape check reads the files with GNU readelf/objdump, not with our ELF rea
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys

@@ -12,7 +12,7 @@ import struct
 
 import pytest
 
-from conftest import need_toolchain
+from conftest import need, need_toolchain
 from ppcftrace.ftrace.records import entries_per_page, ftrace_pages, sizeof_dyn_ftrace, sizeof_ftrace_page
 from ppcftrace.isa import find_bl_target
 from ppcftrace.kernel import start_kernel
@@ -99,13 +99,11 @@ def test_allocation_line_matches_the_compiler(tmp_path):
         "struct ftrace_page { struct ftrace_page *next; unsigned long index;\n"
         "                     struct dyn_ftrace records[]; };\n"
         "const unsigned int sizes[2] = { sizeof(struct dyn_ftrace), sizeof(struct ftrace_page) };\n")
-    from ppcftrace.toolchain import run, tool
+    from ppcftrace.toolchain import PREFIX, run, tool
     for arch in ARCHES:
         need_toolchain(arch)
-        try:
-            gcc = tool(arch, "gcc")
-        except Exception:
-            pytest.skip("no cross gcc")
+        need(PREFIX[arch] + "gcc")
+        gcc = tool(arch, "gcc")
         obj, binf = tmp_path / f"{arch}.o", tmp_path / f"{arch}.bin"
         run([gcc, "-G0", "-c", str(src), "-o", str(obj)] if arch == "ppc32" else [gcc, "-c", str(src), "-o", str(obj)])
         run([tool(arch, "objcopy"), "-O", "binary", "-j", ".rodata", str(obj), str(binf)])

@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import capstone  # a declared dependency: missing means broken, not skipped
 import numpy as np
 import pytest
 
 from ppcftrace.isa import DecodeError, FORMS, decode
 from ppcftrace.isa.opcodes import OPS
-
-capstone = pytest.importorskip("capstone")
 
 VALID_BO = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
             24, 25, 26, 27]

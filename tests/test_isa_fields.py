@@ -42,4 +42,6 @@ def test_split_fields_hold_architected_values():
 def test_every_op_names_fields_of_its_form():
     for op in OPS.values():
         for name in op.field_names:
-            FORMS[op.form].field(name)
+            assert name in FORMS[op.form].by_name, (op.name, name)
+        # an operand field over the opcode or XO bits would re-encode as another op
+        assert not op.fixed_mask & op.operand_mask, op.name

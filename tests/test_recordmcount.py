@@ -91,10 +91,13 @@ def test_dot_names_only_on_elfv1(objects):
     from ppcftrace.recordmcount import find_sites
 
     arch, paths = objects
+    seen = 0
     for path in paths:
         elf = ElfFile.open(path)
         names = [s.function for s in find_sites(elf)]
         assert all(n.startswith(".") == (elf.abi == "elfv1") for n in names), path
+        seen += len(names)
+    assert seen                                # not vacuous: the corpus has sites
 
 
 def _symbol_places(path: str, arch: str) -> dict[str, tuple[str, int]]:
@@ -236,8 +239,7 @@ def test_fixture_images_agree_with_bl_decode(arch):
     from ppcftrace.recordmcount import bl_sites, sites_from_mcount_loc
 
     images = [p for p in sorted(glob.glob(str(DATA / arch / "*"))) if not p.endswith(".o")]
-    if not images:
-        pytest.skip("no fixture image yet")
+    checked = 0
     for path in images:
         try:
             elf = ElfFile.open(path)
@@ -248,3 +250,5 @@ def test_fixture_images_agree_with_bl_decode(arch):
         table = sites_from_mcount_loc(elf)
         assert table and table == bl_sites(elf)
         assert [s.address for s in table] == sorted(objdump_bl_calls(path, MCOUNT, arch))
+        checked += 1
+    assert checked, "no committed image with __mcount_loc"   # the vmlinux at least

@@ -6,13 +6,12 @@ from __future__ import annotations
 import html
 import re
 
+import ipywidgets  # noqa: F401  (requirements.txt: missing means broken, not skipped)
 import pytest
 
 from ppcftrace.kernel import start_kernel
 from ppcftrace.machine import fixture_path
 from ppcftrace.widgets import CpuStepper, MemoryMap, PatchBench, RaceLab
-
-pytest.importorskip("ipywidgets")
 
 
 @pytest.fixture
